@@ -1,0 +1,50 @@
+"""Shared plumbing for every OMEGA gRPC server: interceptors, health and reflection."""
+
+from __future__ import annotations
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from federation.interceptors import ErrorAndTenantInterceptor
+
+# Large enough for a PSA payload with inline attachments; bigger payloads are refused clearly.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class ServingStatus:
+    """Health for a server: SERVING once started, NOT_SERVING before a graceful stop."""
+
+    def __init__(self, servicer: health.aio.HealthServicer, services: list[str]) -> None:
+        self._servicer = servicer
+        self._services = ["", *services]
+
+    async def set(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in self._services:
+            await self._servicer.set(name, status)
+
+
+def new_server(extra_interceptors: list[grpc.aio.ServerInterceptor] | None = None) -> grpc.aio.Server:
+    """A grpc.aio server with OMEGA's interceptors and message limits."""
+    return grpc.aio.server(
+        interceptors=[ErrorAndTenantInterceptor(), *(extra_interceptors or [])],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+
+
+def add_health_and_reflection(server: grpc.aio.Server, service_names: list[str]) -> ServingStatus:
+    """Register grpc.health.v1 and reflection for ``service_names``; returns the health switch."""
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    return ServingStatus(servicer, service_names)

@@ -1,0 +1,57 @@
+"""Generate Python code (messages, stubs, type stubs) from protos/ into gen/.
+
+Generated modules import as ``omega.<domain>.v1.<file>_pb2``: the import root equals the proto
+package root, so the generated imports are used as they are, never rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROTO_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = PROTO_ROOT.parent
+
+
+def proto_files() -> list[Path]:
+    """Every OMEGA proto (third-party protos are compiled separately by whoever vendors them)."""
+    return sorted((PROTO_ROOT / "omega").rglob("*.proto"))
+
+
+def generate(out_dir: Path) -> None:
+    """Run protoc for every OMEGA proto into ``out_dir`` and add package markers."""
+    from grpc_tools import protoc  # dev dependency: only needed to regenerate
+    import grpc_tools
+
+    include = Path(grpc_tools.__file__).parent / "_proto"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    args = [
+        "protoc",
+        f"-I{PROTO_ROOT}",
+        f"-I{PROTO_ROOT / 'third_party'}",
+        f"-I{include}",
+        f"--python_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        *[str(p.relative_to(PROTO_ROOT)) for p in proto_files()],
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    for pkg in {p.parent for p in out_dir.rglob("*_pb2.py")}:
+        d = pkg
+        while d != out_dir:
+            (d / "__init__.py").touch()
+            d = d.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "gen")
+    args = parser.parse_args(argv)
+    generate(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
