@@ -1,0 +1,555 @@
+"""Embedded adapters of every pipeline port over one SqliteDatabase."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from backends.ids import new_id
+from backends.records import (
+    AcceptResult,
+    DeadLetterRecord,
+    Message,
+    RawPayload,
+    TicketEvent,
+    TicketRecord,
+    TicketState,
+)
+from backends.sqlite.database import SqliteDatabase
+from connectors.contract import PayloadIdentity
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _ticket(row: sqlite3.Row) -> TicketRecord:
+    return TicketRecord(
+        id=row["id"],
+        tenant=row["tenant"],
+        source=row["source"],
+        external_id=row["external_id"],
+        state=TicketState(row["state"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+        raw_payload_id=row["raw_payload_id"],
+        fields=json.loads(row["fields"]),
+        triage=json.loads(row["triage"]) if row["triage"] else None,
+        error=row["error"],
+        applied_seq=row["applied_seq"],
+    )
+
+
+def _dead_letter(row: sqlite3.Row) -> DeadLetterRecord:
+    return DeadLetterRecord(
+        id=row["id"],
+        tenant=row["tenant"],
+        stage=row["stage"],
+        reason=row["reason"],
+        raw_payload_id=row["raw_payload_id"],
+        ticket_id=row["ticket_id"],
+        source=row["source"],
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        replayed=bool(row["replayed"]),
+        topic=row["topic"],
+        body=json.loads(row["body"]) if row["body"] else None,
+    )
+
+
+def _insert_raw(
+    conn: sqlite3.Connection, tenant: str, source: str, raw: bytes, received_via: str
+) -> tuple[str, int]:
+    raw_id = new_id("raw")
+    cur = conn.execute(
+        "INSERT INTO raw_payloads(id, tenant, source, received_via, sha256, body, received_at)"
+        " VALUES(?,?,?,?,?,?,?)",
+        (raw_id, tenant, source, received_via, hashlib.sha256(raw).hexdigest(), raw, time.time()),
+    )
+    return raw_id, int(cur.lastrowid or 0)
+
+
+def _publish(conn: sqlite3.Connection, topic: str, key: str, body: dict[str, Any]) -> None:
+    now = time.time()
+    conn.execute(
+        "INSERT INTO messages(topic, key, body, visible_at, created_at) VALUES(?,?,?,?,?)",
+        (topic, key, _dumps(body), now, now),
+    )
+
+
+class SqliteBus:
+    """At-least-once queue in the messages table; wakes local workers on publish."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+    async def publish(self, topic: str, key: str, body: dict[str, Any]) -> None:
+        await self._db.write(lambda c: _publish(c, topic, key, body))
+        self.notify()
+
+    async def lease(self, topics: Sequence[str], limit: int, visibility_s: float) -> list[Message]:
+        topics = list(topics)
+        lease = secrets.token_hex(8)
+
+        def op(conn: sqlite3.Connection) -> list[Message]:
+            now = time.time()
+            marks = ",".join("?" * len(topics))
+            rows = conn.execute(
+                f"UPDATE messages SET lease=?, visible_at=?, attempts=attempts+1 WHERE id IN ("
+                f" SELECT id FROM messages WHERE topic IN ({marks}) AND visible_at<=?"
+                f" ORDER BY visible_at, id LIMIT ?) RETURNING id, topic, key, body, attempts",
+                (lease, now + visibility_s, *topics, now, limit),
+            ).fetchall()
+            return [
+                Message(r["id"], r["topic"], r["key"], json.loads(r["body"]), r["attempts"], lease)
+                for r in sorted(rows, key=lambda r: r["id"])
+            ]
+
+        return await self._db.write(op)
+
+    async def ack(self, message: Message) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "DELETE FROM messages WHERE id=? AND lease=?", (message.id, message.lease)
+            )
+        )
+
+    async def retry(self, message: Message, delay_s: float, error: str) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "UPDATE messages SET visible_at=?, lease=NULL, last_error=? WHERE id=? AND lease=?",
+                (time.time() + delay_s, error[:2000], message.id, message.lease),
+            )
+        )
+
+    async def dead_letter(
+        self, message: Message, *, tenant: str, stage: str, reason: str, ticket_id: str, source: str
+    ) -> DeadLetterRecord:
+        def op(conn: sqlite3.Connection) -> DeadLetterRecord:
+            conn.execute(
+                "DELETE FROM messages WHERE id=? AND lease=?", (message.id, message.lease)
+            )
+            return _insert_dead_letter(
+                conn,
+                tenant=tenant,
+                stage=stage,
+                reason=reason,
+                raw_payload_id=str(message.body.get("raw_payload_id", "")),
+                ticket_id=ticket_id,
+                source=source,
+                attempts=message.attempts,
+                topic=message.topic,
+                body=message.body,
+            )
+
+        return await self._db.write(op)
+
+    async def release_all_leases(self) -> int:
+        """Make every leased message visible now (start-up of the sole owner of the store)."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE messages SET lease=NULL, visible_at=? WHERE lease IS NOT NULL",
+                (time.time(),),
+            )
+            return cur.rowcount
+
+        return await self._db.write(op)
+
+    async def depth(self) -> dict[str, tuple[int, float]]:
+        """Per topic: (messages waiting, age in seconds of the oldest)."""
+
+        def op(conn: sqlite3.Connection) -> dict[str, tuple[int, float]]:
+            now = time.time()
+            rows = conn.execute(
+                "SELECT topic, COUNT(*) AS n, MIN(created_at) AS oldest FROM messages GROUP BY topic"
+            ).fetchall()
+            return {r["topic"]: (r["n"], now - r["oldest"]) for r in rows}
+
+        return await self._db.read(op)
+
+
+def _insert_dead_letter(conn: sqlite3.Connection, **kw: Any) -> DeadLetterRecord:
+    dl_id = new_id("dl")
+    now = time.time()
+    body = kw.get("body")
+    conn.execute(
+        "INSERT INTO dead_letters(id, tenant, stage, reason, raw_payload_id, ticket_id, source,"
+        " attempts, topic, body, created_at) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            dl_id,
+            kw["tenant"],
+            kw["stage"],
+            kw["reason"][:4000],
+            kw.get("raw_payload_id", ""),
+            kw.get("ticket_id", ""),
+            kw.get("source", ""),
+            kw.get("attempts", 0),
+            kw.get("topic", ""),
+            _dumps(body) if body is not None else None,
+            now,
+        ),
+    )
+    return DeadLetterRecord(
+        id=dl_id,
+        tenant=kw["tenant"],
+        stage=kw["stage"],
+        reason=kw["reason"][:4000],
+        raw_payload_id=kw.get("raw_payload_id", ""),
+        ticket_id=kw.get("ticket_id", ""),
+        source=kw.get("source", ""),
+        attempts=kw.get("attempts", 0),
+        created_at=now,
+        replayed=False,
+        topic=kw.get("topic", ""),
+        body=body,
+    )
+
+
+class SqliteIngestJournal:
+    """Raw payload + ticket + queued work in one transaction; idempotent per version."""
+
+    def __init__(self, db: SqliteDatabase, bus: SqliteBus) -> None:
+        self._db = db
+        self._bus = bus
+
+    async def accept(
+        self, tenant: str, identity: PayloadIdentity, raw: bytes, received_via: str, topic: str
+    ) -> AcceptResult:
+        source = identity.source.value
+
+        def op(conn: sqlite3.Connection) -> AcceptResult:
+            seen = conn.execute(
+                "SELECT ticket_id, raw_payload_id FROM ticket_versions"
+                " WHERE tenant=? AND source=? AND external_id=? AND version=?",
+                (tenant, source, identity.external_id, identity.version),
+            ).fetchone()
+            if seen is not None:
+                return AcceptResult(seen["ticket_id"], seen["raw_payload_id"], duplicate=True)
+            raw_id, seq = _insert_raw(conn, tenant, source, raw, received_via)
+            now = time.time()
+            row = conn.execute(
+                "SELECT id FROM tickets WHERE tenant=? AND source=? AND external_id=?",
+                (tenant, source, identity.external_id),
+            ).fetchone()
+            if row is None:
+                ticket_id = new_id("tkt")
+                conn.execute(
+                    "INSERT INTO tickets(id, tenant, source, external_id, state, version,"
+                    " raw_payload_id, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?)",
+                    (
+                        ticket_id,
+                        tenant,
+                        source,
+                        identity.external_id,
+                        TicketState.RECEIVED.value,
+                        identity.version,
+                        raw_id,
+                        now,
+                        now,
+                    ),
+                )
+            else:
+                ticket_id = row["id"]
+            conn.execute(
+                "INSERT INTO ticket_versions(tenant, source, external_id, version, ticket_id,"
+                " raw_payload_id) VALUES(?,?,?,?,?,?)",
+                (tenant, source, identity.external_id, identity.version, ticket_id, raw_id),
+            )
+            _publish(
+                conn,
+                topic,
+                ticket_id,
+                {
+                    "tenant": tenant,
+                    "ticket_id": ticket_id,
+                    "raw_payload_id": raw_id,
+                    "seq": seq,
+                    "source": source,
+                    "version": identity.version,
+                    "event": identity.event.value,
+                    "accepted_at": now,
+                },
+            )
+            return AcceptResult(ticket_id, raw_id, duplicate=False)
+
+        result = await self._db.write(op)
+        if not result.duplicate:
+            self._bus.notify()
+        return result
+
+    async def reject(
+        self, tenant: str, source: str, raw: bytes, received_via: str, reason: str
+    ) -> DeadLetterRecord:
+        def op(conn: sqlite3.Connection) -> DeadLetterRecord:
+            raw_id, _ = _insert_raw(conn, tenant, source, raw, received_via)
+            return _insert_dead_letter(
+                conn, tenant=tenant, stage="ingest", reason=reason, raw_payload_id=raw_id,
+                source=source,
+            )
+
+        return await self._db.write(op)
+
+    async def get_raw(self, raw_payload_id: str) -> RawPayload | None:
+        def op(conn: sqlite3.Connection) -> RawPayload | None:
+            r = conn.execute(
+                "SELECT rowid AS seq, * FROM raw_payloads WHERE id=?", (raw_payload_id,)
+            ).fetchone()
+            if r is None:
+                return None
+            return RawPayload(
+                r["id"], r["tenant"], r["source"], r["received_via"], bytes(r["body"]),
+                r["received_at"], r["sha256"],
+            )
+
+        return await self._db.read(op)
+
+
+class SqliteTicketRepository:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def get(self, tenant: str, ticket_id: str) -> TicketRecord | None:
+        def op(conn: sqlite3.Connection) -> TicketRecord | None:
+            row = conn.execute(
+                "SELECT * FROM tickets WHERE tenant=? AND id=?", (tenant, ticket_id)
+            ).fetchone()
+            return _ticket(row) if row else None
+
+        return await self._db.read(op)
+
+    async def list(
+        self, tenant: str, *, state: TicketState | None, limit: int, before: tuple[float, str] | None
+    ) -> list[TicketRecord]:
+        def op(conn: sqlite3.Connection) -> list[TicketRecord]:
+            sql = "SELECT * FROM tickets WHERE tenant=?"
+            args: list[Any] = [tenant]
+            if state is not None:
+                sql += " AND state=?"
+                args.append(state.value)
+            if before is not None:
+                sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+                args += [before[0], before[0], before[1]]
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+            args.append(limit)
+            return [_ticket(r) for r in conn.execute(sql, args).fetchall()]
+
+        return await self._db.read(op)
+
+    async def save(self, record: TicketRecord) -> None:
+        record.updated_at = time.time()
+        await self._db.write(
+            lambda c: c.execute(
+                "UPDATE tickets SET state=?, version=?, raw_payload_id=?, fields=?, triage=?,"
+                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?",
+                (
+                    record.state.value,
+                    record.version,
+                    record.raw_payload_id,
+                    _dumps(record.fields),
+                    _dumps(record.triage) if record.triage is not None else None,
+                    record.error,
+                    record.applied_seq,
+                    record.updated_at,
+                    record.tenant,
+                    record.id,
+                ),
+            )
+        )
+
+    async def save_and_publish(
+        self, record: TicketRecord, topic: str | None, body: dict[str, Any] | None
+    ) -> None:
+        """Save the ticket and queue the next step atomically (the transactional outbox)."""
+        record.updated_at = time.time()
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE tickets SET state=?, version=?, raw_payload_id=?, fields=?, triage=?,"
+                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?",
+                (
+                    record.state.value,
+                    record.version,
+                    record.raw_payload_id,
+                    _dumps(record.fields),
+                    _dumps(record.triage) if record.triage is not None else None,
+                    record.error,
+                    record.applied_seq,
+                    record.updated_at,
+                    record.tenant,
+                    record.id,
+                ),
+            )
+            if topic is not None and body is not None:
+                _publish(conn, topic, record.id, body)
+
+        await self._db.write(op)
+
+    async def count_by_state(self, tenant: str | None = None) -> dict[str, int]:
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            if tenant is None:
+                rows = conn.execute("SELECT state, COUNT(*) n FROM tickets GROUP BY state")
+            else:
+                rows = conn.execute(
+                    "SELECT state, COUNT(*) n FROM tickets WHERE tenant=? GROUP BY state", (tenant,)
+                )
+            return {r["state"]: r["n"] for r in rows.fetchall()}
+
+        return await self._db.read(op)
+
+
+class SqliteDeadLetterStore:
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def list(
+        self, tenant: str, *, include_replayed: bool, limit: int, before: tuple[float, str] | None
+    ) -> list[DeadLetterRecord]:
+        def op(conn: sqlite3.Connection) -> list[DeadLetterRecord]:
+            sql = "SELECT * FROM dead_letters WHERE tenant=?"
+            args: list[Any] = [tenant]
+            if not include_replayed:
+                sql += " AND replayed=0"
+            if before is not None:
+                sql += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+                args += [before[0], before[0], before[1]]
+            sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+            args.append(limit)
+            return [_dead_letter(r) for r in conn.execute(sql, args).fetchall()]
+
+        return await self._db.read(op)
+
+    async def get(self, tenant: str, dead_letter_id: str) -> DeadLetterRecord | None:
+        def op(conn: sqlite3.Connection) -> DeadLetterRecord | None:
+            r = conn.execute(
+                "SELECT * FROM dead_letters WHERE tenant=? AND id=?", (tenant, dead_letter_id)
+            ).fetchone()
+            return _dead_letter(r) if r else None
+
+        return await self._db.read(op)
+
+    async def mark_replayed(self, dead_letter_id: str) -> None:
+        await self._db.write(
+            lambda c: c.execute("UPDATE dead_letters SET replayed=1 WHERE id=?", (dead_letter_id,))
+        )
+
+    async def requeue(self, record: DeadLetterRecord) -> None:
+        """Put a stage dead letter's message back on its topic and mark it replayed."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            assert record.body is not None and record.topic
+            _publish(conn, record.topic, record.ticket_id, record.body)
+            conn.execute("UPDATE dead_letters SET replayed=1 WHERE id=?", (record.id,))
+
+        await self._db.write(op)
+
+
+class EmbeddedStore:
+    """Every embedded adapter over one database file in the data directory."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self.db = db
+        self.bus = SqliteBus(db)
+        self.journal = SqliteIngestJournal(db, self.bus)
+        self.tickets = SqliteTicketRepository(db)
+        self.dead_letters = SqliteDeadLetterStore(db)
+        self.timeline = SqliteTimeline(db)
+        self.features = SqliteFeatureStore(db)
+
+    @classmethod
+    def open(cls, path: Any) -> EmbeddedStore:
+        db = SqliteDatabase(path)
+        db.start()
+        return cls(db)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class SqliteTimeline:
+    """Per-ticket step events: what ran, when, how long, with which outcome."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def record(self, tenant: str, event: TicketEvent) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "INSERT INTO ticket_events(tenant, ticket_id, step, attempt, started_at,"
+                " finished_at, outcome, error, detail) VALUES(?,?,?,?,?,?,?,?,?)",
+                (
+                    tenant,
+                    event.ticket_id,
+                    event.step,
+                    event.attempt,
+                    event.started_at,
+                    event.finished_at,
+                    event.outcome,
+                    event.error[:2000],
+                    event.detail[:2000],
+                ),
+            )
+        )
+
+    async def events(self, tenant: str, ticket_id: str) -> list[TicketEvent]:
+        def op(conn: sqlite3.Connection) -> list[TicketEvent]:
+            rows = conn.execute(
+                "SELECT * FROM ticket_events WHERE tenant=? AND ticket_id=? ORDER BY id",
+                (tenant, ticket_id),
+            ).fetchall()
+            return [
+                TicketEvent(
+                    r["ticket_id"], r["step"], r["attempt"], r["started_at"], r["finished_at"],
+                    r["outcome"], r["error"], r["detail"],
+                )
+                for r in rows
+            ]
+
+        return await self._db.read(op)
+
+
+class SqliteFeatureStore:
+    """Each ticket's embedding, computed once when it enters the pipeline, reused after."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    async def get(self, tenant: str, ticket_id: str, text_sha256: str, model_id: str) -> bytes | None:
+        def op(conn: sqlite3.Connection) -> bytes | None:
+            r = conn.execute(
+                "SELECT vector FROM ticket_features WHERE ticket_id=? AND tenant=?"
+                " AND text_sha256=? AND model_id=?",
+                (ticket_id, tenant, text_sha256, model_id),
+            ).fetchone()
+            return bytes(r["vector"]) if r else None
+
+        return await self._db.read(op)
+
+    async def put(
+        self, tenant: str, ticket_id: str, text_sha256: str, model_id: str, dim: int, vector: bytes
+    ) -> None:
+        await self._db.write(
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO ticket_features(ticket_id, tenant, text_sha256, model_id,"
+                " dim, vector, created_at) VALUES(?,?,?,?,?,?,?)",
+                (ticket_id, tenant, text_sha256, model_id, dim, vector, time.time()),
+            )
+        )

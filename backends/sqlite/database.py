@@ -1,0 +1,197 @@
+"""One embedded SQLite database (WAL) with a single writer thread and group commit.
+
+Every write is a small function run inside the writer's transaction under its own SAVEPOINT, so
+one failing operation never aborts its neighbours; concurrent writes share one COMMIT (and one
+fsync), which is what lets ingest keep up with a bare gRPC server. Reads run on per-thread
+connections in the default executor and see committed data only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from federation.errors import Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS raw_payloads(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, source TEXT NOT NULL, received_via TEXT NOT NULL,
+  sha256 TEXT NOT NULL, body BLOB NOT NULL, received_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL,
+  state TEXT NOT NULL, version TEXT NOT NULL DEFAULT '', raw_payload_id TEXT NOT NULL DEFAULT '',
+  fields TEXT NOT NULL DEFAULT '{}', triage TEXT, error TEXT NOT NULL DEFAULT '',
+  applied_seq INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, updated_at REAL NOT NULL,
+  UNIQUE(tenant, source, external_id));
+CREATE INDEX IF NOT EXISTS tickets_by_tenant ON tickets(tenant, created_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS tickets_by_state ON tickets(tenant, state, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS ticket_versions(
+  tenant TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL, version TEXT NOT NULL,
+  ticket_id TEXT NOT NULL, raw_payload_id TEXT NOT NULL,
+  PRIMARY KEY(tenant, source, external_id, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, visible_at REAL NOT NULL, lease TEXT,
+  last_error TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages(topic, visible_at);
+CREATE TABLE IF NOT EXISTS dead_letters(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, stage TEXT NOT NULL, reason TEXT NOT NULL,
+  raw_payload_id TEXT NOT NULL DEFAULT '', ticket_id TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0,
+  topic TEXT NOT NULL DEFAULT '', body TEXT, created_at REAL NOT NULL,
+  replayed INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS dead_letters_by_tenant ON dead_letters(tenant, created_at DESC, id DESC);
+CREATE TABLE IF NOT EXISTS ticket_features(
+  ticket_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, text_sha256 TEXT NOT NULL,
+  model_id TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ticket_events(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL,
+  step TEXT NOT NULL, attempt INTEGER NOT NULL, started_at REAL NOT NULL, finished_at REAL NOT NULL,
+  outcome TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS ticket_events_by_ticket ON ticket_events(tenant, ticket_id, id);
+"""
+
+_Op = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]
+MAX_BATCH = 512
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _resolve(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
+
+
+class SqliteDatabase:
+    """The embedded store. ``start()`` opens it; ``write``/``read`` run functions against it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ops: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._local = threading.local()
+        self._read_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.batches = 0  # committed transactions (for benchmarks and tests)
+        self.ops = 0
+
+    def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(self.path)
+        conn.executescript(SCHEMA)
+        self._writer = threading.Thread(
+            target=self._run_writer, args=(conn,), name="sqlite-writer", daemon=True
+        )
+        self._writer.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._ops.put(None)
+        if self._writer is not None:
+            self._writer.join(timeout=10)
+        with self._lock:
+            for c in self._read_conns:
+                c.close()
+            self._read_conns.clear()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in the writer's next transaction; returns once committed."""
+        if self._closed:
+            raise Unavailable("store is closed", reason="STORE_CLOSED")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._ops.put((fn, fut, loop))
+        return await fut
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on a read connection off the event loop."""
+        if self._closed:
+            raise Unavailable("store is closed", reason="STORE_CLOSED")
+        return await asyncio.to_thread(self.read_sync, fn)
+
+    def read_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            self._local.conn = conn
+            with self._lock:
+                self._read_conns.append(conn)
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            raise Unavailable(f"store unavailable: {exc}", reason="STORE_UNAVAILABLE") from exc
+
+    def _run_writer(self, conn: sqlite3.Connection) -> None:
+        stop = False
+        while not stop:
+            first = self._ops.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    nxt = self._ops.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit(conn, batch)
+        conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], asyncio.AbstractEventLoop, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, fut, loop in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    result = fn(conn)
+                except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((fut, loop, None, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((fut, loop, result, None))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("store commit failed: %s", exc)
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            err = Unavailable(f"store unavailable: {exc}", reason="STORE_UNAVAILABLE")
+            outcomes = [(fut, loop, None, err) for fn, fut, loop in batch]
+        self.batches += 1
+        self.ops += len(batch)
+        for fut, loop, result, error in outcomes:
+            try:
+                loop.call_soon_threadsafe(_resolve, fut, result, error)
+            except RuntimeError:  # the caller's loop is gone (shutdown)
+                pass

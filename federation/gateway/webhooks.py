@@ -1,0 +1,144 @@
+"""PSA webhooks on HTTP: verify the signature over the raw bytes, then call IngestTicket.
+
+``POST /webhooks/{vendor}`` (embedded default tenant) and ``/webhooks/{vendor}/{tenant}``.
+A bad or missing signature → 401 and nothing is stored or enqueued; an unknown tenant → 404;
+malformed JSON → 400 with the reason (the raw bytes are kept by ingest as a replayable dead
+letter); a store outage → 503 so the PSA redelivers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+import grpc
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from connectors import signatures
+from connectors.contract import Source
+from federation.errors import OmegaError, Unauthenticated
+from mesh.settings import TenantConfig, TenantDirectory
+from sdk.client import OmegaClient
+
+log = logging.getLogger(__name__)
+
+VENDORS = {
+    "autotask": Source.AUTOTASK,
+    "connectwise": Source.CONNECTWISE,
+    "kaseya-bms": Source.KASEYA_BMS,
+}
+MAX_BODY = 8 * 1024 * 1024
+
+_GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 503,
+}
+
+
+def _error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"reason": reason, "message": message}}, status_code=status)
+
+
+class WebhookReceiver:
+    """Starlette endpoints for the PSA webhooks of every configured tenant."""
+
+    def __init__(
+        self, client: OmegaClient, tenants: TenantDirectory, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self._client = client
+        self._tenants = tenants
+        self._http = http or httpx.AsyncClient(timeout=5.0, follow_redirects=False)
+        self._cw_keys = signatures.SigningKeyCache()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/webhooks/{vendor}", self.receive, methods=["POST"]),
+            Route("/webhooks/{vendor}/{tenant}", self.receive, methods=["POST"]),
+        ]
+
+    async def receive(self, request: Request) -> Response:
+        vendor = request.path_params["vendor"]
+        source = VENDORS.get(vendor)
+        if source is None:
+            return _error(404, "UNKNOWN_VENDOR", f"no webhook for {vendor!r}; use one of {sorted(VENDORS)}")
+        tenant_name = request.path_params.get("tenant", self._tenants.default_tenant)
+        try:
+            tenant = self._tenants.get(tenant_name)
+        except OmegaError as exc:
+            return _error(404, exc.reason, exc.message)
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return _error(413, "PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes")
+        try:
+            await self._verify(source, tenant, raw, request.headers)
+        except OmegaError as exc:
+            log.warning("webhook signature refused vendor=%s tenant=%s reason=%s", vendor, tenant.name, exc.reason)
+            return _error(401, exc.reason, exc.message)
+        try:
+            result = await self._client.ingest_ticket(
+                raw, source=source, tenant=tenant.name, received_via=f"webhook:{vendor}"
+            )
+        except grpc.aio.AioRpcError as err:
+            status = _GRPC_TO_HTTP.get(err.code(), 502)
+            return _error(status, err.code().name, err.details() or "ingest failed")
+        return JSONResponse(
+            {"ticket_id": result.ticket_id, "duplicate": result.duplicate, "raw_payload_id": result.raw_payload_id},
+            status_code=200 if result.duplicate else 202,
+        )
+
+    async def _verify(
+        self, source: Source, tenant: TenantConfig, raw: bytes, headers: Mapping[str, str]
+    ) -> None:
+        if source is Source.AUTOTASK:
+            if tenant.autotask_webhook_secret is None:
+                raise Unauthenticated("no Autotask webhook secret is configured for this tenant", reason="NO_SECRET")
+            signatures.verify_autotask(
+                raw, headers.get("x-hook-signature"), tenant.autotask_webhook_secret.get_secret_value()
+            )
+        elif source is Source.CONNECTWISE:
+            key = await self._connectwise_key(tenant, raw)
+            signatures.verify_connectwise(raw, headers.get("x-content-signature"), key)
+        elif source is Source.KASEYA_BMS:
+            if tenant.kaseya_bms_webhook_secret is None:
+                raise Unauthenticated("no Kaseya BMS webhook secret is configured for this tenant", reason="NO_SECRET")
+            signatures.verify_kaseya_bms(raw, headers, tenant.kaseya_bms_webhook_secret.get_secret_value())
+
+    async def _connectwise_key(self, tenant: TenantConfig, raw: bytes) -> str:
+        """The configured signing key, or the callback's key fetched only from allowed hosts."""
+        if tenant.connectwise_signing_key is not None:
+            return tenant.connectwise_signing_key.get_secret_value()
+        if not tenant.connectwise_key_hosts:
+            raise Unauthenticated(
+                "no ConnectWise signing key or allowed key hosts are configured for this tenant",
+                reason="NO_SECRET",
+            )
+        try:
+            doc = json.loads(raw)
+            meta = next((v for k, v in doc.items() if k.lower() == "metadata"), None) or {}
+            key_url = next((v for k, v in meta.items() if k.lower() == "key_url"), "")
+        except (ValueError, AttributeError):
+            raise Unauthenticated("callback carries no Metadata.key_url", reason="NO_KEY_URL") from None
+        cached = self._cw_keys.get(key_url)
+        if cached is not None:
+            return cached
+        key = await signatures.fetch_connectwise_signing_key(
+            str(key_url),
+            client_id=tenant.connectwise_client_id,
+            allowed_hosts=tenant.connectwise_key_hosts,
+            http=self._http,
+        )
+        self._cw_keys.put(key_url, key)
+        return key
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

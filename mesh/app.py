@@ -1,0 +1,218 @@
+"""The embedded mesh: every OMEGA service in one process over the embedded adapters.
+
+``EmbeddedMesh(settings).start()`` opens the store, serves gRPC (ingest, tickets, health,
+reflection) and HTTP (webhooks, /healthz), and runs the pipeline. Tests start it on port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from omega.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from omega.tickets.v1 import ticket_service_pb2, ticket_service_pb2_grpc
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from backends.sqlite.adapters import EmbeddedStore
+from federation.errors import FailedPrecondition
+from federation.gateway.webhooks import WebhookReceiver
+from federation.ingest.service import IngestService
+from federation.ingest.servicer import IngestServicer
+from federation.serving import ServingStatus, add_health_and_reflection, new_server
+from federation.tickets.servicer import TicketServicer
+from mesh.settings import OmegaSettings, TenantDirectory, write_default_tenants_file
+from sdk.client import OmegaClient
+from teams.normalize import NormalizeStep
+from teams.pipeline import DeliveryPolicy, PipelineRunner, Step
+from teams.triage.step import TriageStep
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_HISTORY = REPO_ROOT / "demo" / "history"
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class DataDirLock:
+    """An exclusive lock on the data directory: one embedded mesh owns one store."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._path = data_dir / "omega.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise FailedPrecondition(
+                f"another OMEGA is running on {self._path.parent}; stop it or set OMEGA_DATA_DIR",
+                reason="DATA_DIR_LOCKED",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class EmbeddedMesh:
+    """All services in one process. ``triager``/``embedder`` may be injected (tests)."""
+
+    def __init__(
+        self,
+        settings: OmegaSettings,
+        *,
+        triager: Any | None = None,
+        embedder: Any | None = None,
+    ) -> None:
+        self.settings = settings
+        self._triager = triager
+        self._embedder = embedder
+        self._lock = DataDirLock(settings.data_dir)
+        self.store: EmbeddedStore | None = None
+        self.tenants: TenantDirectory | None = None
+        self.runner: PipelineRunner | None = None
+        self.grpc_port = 0
+        self.http_port = 0
+        self._grpc: Any = None
+        self._health: ServingStatus | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_task: asyncio.Task[None] | None = None
+        self._webhooks: WebhookReceiver | None = None
+        self._client: OmegaClient | None = None
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omega-cpu")
+        self.created_tenants_file = False
+
+    @property
+    def grpc_target(self) -> str:
+        host, _ = _split_addr(self.settings.grpc_addr)
+        return f"{host}:{self.grpc_port}"
+
+    async def start(self) -> None:
+        s = self.settings
+        self._lock.acquire()
+        self.created_tenants_file = write_default_tenants_file(s.tenants_path, s.default_tenant)
+        self.tenants = s.tenant_directory()
+        self.store = EmbeddedStore.open(s.data_dir / "omega.db")
+        released = await self.store.bus.release_all_leases()
+        if released:
+            log.info("resuming %d in-flight pipeline messages from the last run", released)
+
+        ingest = IngestService(self.store.journal, self.store.dead_letters, self.tenants)
+        self._grpc = new_server()
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), self._grpc)
+        ticket_service_pb2_grpc.add_TicketServiceServicer_to_server(
+            TicketServicer(self.store.tickets, self.tenants), self._grpc
+        )
+        self._health = add_health_and_reflection(
+            self._grpc,
+            [
+                ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+                ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].full_name,
+            ],
+        )
+        self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
+        await self._grpc.start()
+
+        self.runner = PipelineRunner(
+            self.store,
+            await self._steps(),
+            DeliveryPolicy(
+                max_attempts=s.max_attempts,
+                visibility_s=s.visibility_timeout_s,
+                backoff_s=s.retry_backoff_s,
+                backoff_max_s=s.retry_backoff_max_s,
+            ),
+        )
+        self.runner.start(s.workers)
+
+        self._client = OmegaClient(self.grpc_target, timeout_s=10.0)
+        self._webhooks = WebhookReceiver(self._client, self.tenants)
+        await self._start_http()
+        await self._health.set(True)
+        log.info("OMEGA embedded mesh up: grpc=%s http=%s", self.grpc_target, self.http_port)
+
+    async def _steps(self) -> list[Step]:
+        assert self.store is not None and self.tenants is not None
+        triager, embedder = self._triager, self._embedder
+        if triager is None:
+            from titans.local.service import LocalTriage  # the local Titan (default)
+
+            if embedder is None:
+                from titans.local.embedding import MiniLMEmbedder
+
+                embedder = await asyncio.to_thread(MiniLMEmbedder.load)
+            triager = LocalTriage(
+                self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
+            )
+        return [
+            NormalizeStep(self.store, self.tenants),
+            TriageStep(self.store, triager, embedder=embedder, executor=self._executor),
+        ]
+
+    async def _start_http(self) -> None:
+        assert self._webhooks is not None
+        app = Starlette(routes=[Route("/healthz", self._healthz), *self._webhooks.routes()])
+        host, port = _split_addr(self.settings.http_addr)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+        sock.setblocking(False)
+        self.http_port = sock.getsockname()[1]
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        for _ in range(200):
+            if self._http.started:
+                return
+            if self._http_task.done():
+                self._http_task.result()
+            await asyncio.sleep(0.01)
+
+    async def _healthz(self, request: Request) -> JSONResponse:
+        assert self.store is not None
+        counts = await self.store.tickets.count_by_state()
+        return JSONResponse({"status": "ok", "tickets": counts})
+
+    async def stop(self, grace_s: float = 5.0) -> None:
+        """Graceful: health NOT_SERVING, stop taking requests, drain, close the store."""
+        if self._health is not None:
+            await self._health.set(False)
+        if self._http is not None:
+            self._http.should_exit = True
+            if self._http_task is not None:
+                await asyncio.gather(self._http_task, return_exceptions=True)
+        if self._grpc is not None:
+            await self._grpc.stop(grace_s)
+        if self.runner is not None:
+            await self.runner.stop()
+        if self._client is not None:
+            await self._client.close()
+        if self._webhooks is not None:
+            await self._webhooks.aclose()
+        if self.store is not None:
+            self.store.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._lock.release()

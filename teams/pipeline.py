@@ -1,0 +1,138 @@
+"""The pipeline runner: leases bus messages, runs the step for their topic, retries, dead-letters.
+
+Delivery is at-least-once; every step is idempotent (it checks the ticket's state and the
+arrival sequence it last applied), so the effect is exactly-once. A step that raises
+``PermanentStepError`` is dead-lettered at once; any other error is retried with exponential
+backoff until ``max_attempts``, then dead-lettered with its reason and the ticket marked FAILED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from backends.records import Message, TicketEvent, TicketState
+from backends.sqlite.adapters import EmbeddedStore
+
+log = logging.getLogger(__name__)
+
+
+class PermanentStepError(Exception):
+    """Retrying cannot help (the payload cannot be normalized): dead-letter now."""
+
+
+class Step(Protocol):
+    name: str
+
+    async def handle(self, body: Mapping[str, Any]) -> str:
+        """Do the step for one message; returns "ok" or "skipped" (already done)."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    max_attempts: int = 5
+    visibility_s: float = 30.0
+    backoff_s: float = 0.5
+    backoff_max_s: float = 60.0
+    batch: int = 32
+    idle_poll_s: float = 0.5
+
+    def delay(self, attempt: int) -> float:
+        base: float = min(self.backoff_max_s, self.backoff_s * 2 ** max(0, attempt - 1))
+        return base * (0.75 + random.random() / 2)  # noqa: S311 - jitter
+
+
+class PipelineRunner:
+    """Runs the steps of the embedded pipeline as asyncio tasks in this process."""
+
+    def __init__(self, store: EmbeddedStore, steps: list[Step], policy: DeliveryPolicy) -> None:
+        self._store = store
+        self._steps = {s.name: s for s in steps}
+        self._policy = policy
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.handled = 0
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self._steps)
+
+    def start(self, workers: int = 1) -> None:
+        for i in range(max(1, workers)):
+            self._tasks.append(asyncio.create_task(self._run(), name=f"pipeline-{i}"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._store.bus.notify()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = await self._store.bus.lease(
+                    self.topics, self._policy.batch, self._policy.visibility_s
+                )
+            except Exception:  # noqa: BLE001 - the store may be briefly unavailable
+                log.exception("lease failed; retrying")
+                await asyncio.sleep(self._policy.idle_poll_s)
+                continue
+            if not messages:
+                await self._store.bus.wait_for_work(self._policy.idle_poll_s)
+                continue
+            await asyncio.gather(*(self._deliver(m) for m in messages))
+
+    async def _deliver(self, message: Message) -> None:
+        step = self._steps[message.topic]
+        tenant = str(message.body.get("tenant", ""))
+        ticket_id = str(message.body.get("ticket_id", message.key))
+        started = time.time()
+        outcome, error = "ok", ""
+        try:
+            outcome = await step.handle(message.body)
+            await self._store.bus.ack(message)
+        except PermanentStepError as exc:
+            outcome, error = "dead_letter", str(exc)
+            await self._give_up(message, tenant, ticket_id, step.name, error)
+        except Exception as exc:  # noqa: BLE001 - every failure is retried or dead-lettered
+            error = f"{type(exc).__name__}: {exc}"
+            if message.attempts >= self._policy.max_attempts:
+                outcome = "dead_letter"
+                await self._give_up(message, tenant, ticket_id, step.name, error)
+            else:
+                outcome = "retry"
+                log.warning(
+                    "step %s failed for ticket %s (attempt %d): %s",
+                    step.name, ticket_id, message.attempts, error,
+                )
+                await self._store.bus.retry(message, self._policy.delay(message.attempts), error)
+        self.handled += 1
+        try:
+            await self._store.timeline.record(
+                tenant,
+                TicketEvent(ticket_id, step.name, message.attempts, started, time.time(), outcome, error),
+            )
+        except Exception:  # noqa: BLE001 - the timeline must never fail the step
+            log.exception("could not record timeline event")
+
+    async def _give_up(
+        self, message: Message, tenant: str, ticket_id: str, stage: str, reason: str
+    ) -> None:
+        record = await self._store.tickets.get(tenant, ticket_id)
+        source = record.source if record else str(message.body.get("source", ""))
+        dead = await self._store.bus.dead_letter(
+            message, tenant=tenant, stage=stage, reason=reason, ticket_id=ticket_id, source=source
+        )
+        log.warning("dead-lettered ticket %s at %s as %s", ticket_id, stage, dead.id)
+        if record is not None:
+            record.state = TicketState.FAILED
+            record.error = f"{stage}: {reason} (dead letter {dead.id})"
+            await self._store.tickets.save(record)

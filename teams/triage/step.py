@@ -1,0 +1,155 @@
+"""The triage step: embed the ticket once, ask the local Titan, attach similar past tickets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import numpy as np
+
+from backends.records import TicketState
+from backends.sqlite.adapters import EmbeddedStore
+from teams.normalize import text_digest
+
+log = logging.getLogger(__name__)
+
+TOPIC_TRIAGED = "ticket.triaged"
+
+
+class Embedder(Protocol):
+    dim: int
+    model_id: str
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray: ...
+
+
+class Triager(Protocol):
+    """The local Titan (titans.local.service.LocalTriage) as the pipeline sees it."""
+
+    def triage(
+        self,
+        tenant: str,
+        *,
+        title: str,
+        description: str,
+        source_priority: str = "",
+        alert_severity: str = "",
+        embedding: np.ndarray | None = None,
+    ) -> Any: ...
+
+    def needs_embedding(self, tenant: str) -> bool: ...
+
+
+# (tenant, text, embedding, top_k) -> similar resolved tickets as dicts
+SimilarFinder = Callable[[str, str, np.ndarray | None, int], Awaitable[list[dict[str, Any]]]]
+
+
+def decision_to_dict(decision: Any) -> dict[str, Any]:
+    """The triage decision as stored with the ticket (plain JSON)."""
+    if dataclasses.is_dataclass(decision) and not isinstance(decision, type):
+        out = dataclasses.asdict(decision)
+    else:
+        out = dict(decision)
+    out["triaged_at"] = time.time()
+    return out
+
+
+class TriageStep:
+    name = "ticket.normalized"
+
+    def __init__(
+        self,
+        store: EmbeddedStore,
+        triager: Triager,
+        *,
+        embedder: Embedder | None = None,
+        similar: SimilarFinder | None = None,
+        executor: ThreadPoolExecutor | None = None,
+        next_topic: str | None = None,
+    ) -> None:
+        self._store = store
+        self._triager = triager
+        self._embedder = embedder
+        self._similar = similar
+        self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="triage")
+        self._next_topic = next_topic
+
+    async def handle(self, body: Mapping[str, Any]) -> str:
+        tenant, ticket_id = str(body["tenant"]), str(body["ticket_id"])
+        record = await self._store.tickets.get(tenant, ticket_id)
+        if record is None or record.state is not TicketState.NORMALIZED:
+            return "skipped"  # triaged already, deleted, or superseded
+        if text_digest(record.fields) != body.get("text_sha256", text_digest(record.fields)):
+            return "skipped"  # a newer version of the text is on its way
+        fields = record.fields
+        title, description = str(fields.get("title", "")), str(fields.get("description", ""))
+        text = f"{title}\n{description}".strip()
+        if not text:
+            record.triage = {
+                "needs_review": True,
+                "reasons": [
+                    "the payload carried no ticket text (a webhook trigger): fetch the ticket "
+                    "from the PSA, or wait for the next update"
+                ],
+                "model_version": "",
+                "decided_by": "",
+                "triaged_at": time.time(),
+            }
+            record.state = TicketState.NEEDS_REVIEW
+            await self._store.tickets.save(record)
+            return "ok"
+
+        embedding = await self._embedding(tenant, ticket_id, text)
+        loop = asyncio.get_running_loop()
+        decision = await loop.run_in_executor(
+            self._executor,
+            lambda: self._triager.triage(
+                tenant,
+                title=title,
+                description=description,
+                source_priority=str(fields.get("priority", "")),
+                alert_severity=str(fields.get("alert_severity", "")),
+                embedding=embedding,
+            ),
+        )
+        triage = decision_to_dict(decision)
+        if self._similar is not None:
+            try:
+                triage["similar"] = await self._similar(tenant, text, embedding, 3)
+            except Exception:  # noqa: BLE001 - memory is an enrichment, never a blocker
+                log.exception("recall of similar tickets failed for %s", ticket_id)
+                triage["similar"] = []
+        record.triage = triage
+        record.state = TicketState.NEEDS_REVIEW if triage.get("needs_review") else TicketState.TRIAGED
+        if self._next_topic:
+            await self._store.tickets.save_and_publish(
+                record, self._next_topic, {"tenant": tenant, "ticket_id": ticket_id}
+            )
+            self._store.bus.notify()
+        else:
+            await self._store.tickets.save(record)
+        return "ok"
+
+    async def _embedding(self, tenant: str, ticket_id: str, text: str) -> np.ndarray | None:
+        """The ticket's embedding: computed once per text version, stored, then reused."""
+        if self._embedder is None or not self._triager.needs_embedding(tenant):
+            if self._similar is None or self._embedder is None:
+                return None
+        assert self._embedder is not None
+        digest = text_digest({"title": text, "description": ""})
+        stored = await self._store.features.get(tenant, ticket_id, digest, self._embedder.model_id)
+        if stored is not None:
+            return np.frombuffer(stored, dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        embedder = self._embedder
+        vector = await loop.run_in_executor(self._executor, lambda: embedder.embed([text])[0])
+        vector = np.asarray(vector, dtype=np.float32)
+        await self._store.features.put(
+            tenant, ticket_id, digest, embedder.model_id, int(vector.shape[0]), vector.tobytes()
+        )
+        return vector

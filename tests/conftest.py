@@ -1,0 +1,89 @@
+"""Shared fixtures: an embedded mesh on port 0 over a temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mesh.app import EmbeddedMesh
+from mesh.settings import OmegaSettings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+PSA_REFERENCE = SHARED / "reference" / "psa"
+DEMO_PAYLOADS = REPO / "demo" / "payloads"
+
+
+class RuleOfThumbTriager:
+    """A deterministic stand-in for the local Titan, for tests of the pipeline's *mechanics*
+    (states, retries, idempotency). Tests of triage quality use titans.local for real."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail_times = 0  # raise this many times before answering
+
+    def needs_embedding(self, tenant: str) -> bool:
+        return False
+
+    def triage(self, tenant: str, *, title: str, description: str, **_: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.fail_times > 0:
+            self.fail_times -= 1
+            raise RuntimeError("triage backend hiccup")
+        text = f"{title} {description}".lower()
+        label = "Email" if "outlook" in text or "mail" in text else "General"
+        return {
+            "category": {"label": label, "confidence": 0.9, "alternatives": [[label, 0.9]],
+                         "method": "learned", "needs_review": False},
+            "priority": {"label": "Medium", "confidence": 0.6, "alternatives": [],
+                         "method": "rules", "needs_review": False},
+            "needs_review": "review me" in text,
+            "reasons": ["test triager"],
+            "model_version": "test-1",
+            "language": "en",
+            "decided_by": "local",
+        }
+
+
+def make_settings(tmp: Path, **overrides: Any) -> OmegaSettings:
+    base: dict[str, Any] = {
+        "grpc_addr": "127.0.0.1:0",
+        "http_addr": "127.0.0.1:0",
+        "data_dir": tmp / "data",
+        "retry_backoff_s": 0.01,
+        "retry_backoff_max_s": 0.05,
+        "visibility_timeout_s": 5.0,
+        "log_json": False,
+    }
+    base.update(overrides)
+    return OmegaSettings(**base)
+
+
+@pytest.fixture
+def triager() -> RuleOfThumbTriager:
+    return RuleOfThumbTriager()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> OmegaSettings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def mesh(settings: OmegaSettings, triager: RuleOfThumbTriager) -> AsyncIterator[EmbeddedMesh]:
+    m = EmbeddedMesh(settings, triager=triager, embedder=None)
+    await m.start()
+    try:
+        yield m
+    finally:
+        await m.stop(grace_s=0.5)
+
+
+@pytest.fixture
+def psa_reference() -> Iterator[Path]:
+    if not PSA_REFERENCE.exists():
+        pytest.skip(f"the PSA reference payloads are not at {PSA_REFERENCE}")
+    yield PSA_REFERENCE
