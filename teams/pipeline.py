@@ -113,7 +113,9 @@ class PipelineRunner:
                     "step %s failed for ticket %s (attempt %d): %s",
                     step.name, ticket_id, message.attempts, error,
                 )
-                await self._store.bus.retry(message, self._policy.delay(message.attempts), error)
+                delay = self._policy.delay(message.attempts)
+                await self._store.bus.retry(message, delay, error)
+                asyncio.get_running_loop().call_later(delay, self._store.bus.notify)
         self.handled += 1
         try:
             await self._store.timeline.record(

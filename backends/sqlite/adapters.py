@@ -451,11 +451,16 @@ class SqliteDeadLetterStore:
             lambda c: c.execute("UPDATE dead_letters SET replayed=1 WHERE id=?", (dead_letter_id,))
         )
 
-    async def requeue(self, record: DeadLetterRecord) -> None:
-        """Put a stage dead letter's message back on its topic and mark it replayed."""
+    async def requeue(self, record: DeadLetterRecord, reset_state: TicketState) -> None:
+        """Put a stage dead letter's message back on its topic, put its ticket back in the
+        state that step expects (clearing the error), and mark the dead letter replayed."""
 
         def op(conn: sqlite3.Connection) -> None:
             assert record.body is not None and record.topic
+            conn.execute(
+                "UPDATE tickets SET state=?, error='', updated_at=? WHERE tenant=? AND id=?",
+                (reset_state.value, time.time(), record.tenant, record.ticket_id),
+            )
             _publish(conn, record.topic, record.ticket_id, record.body)
             conn.execute("UPDATE dead_letters SET replayed=1 WHERE id=?", (record.id,))
 

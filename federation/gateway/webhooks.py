@@ -83,7 +83,8 @@ class WebhookReceiver:
             await self._verify(source, tenant, raw, request.headers)
         except OmegaError as exc:
             log.warning("webhook signature refused vendor=%s tenant=%s reason=%s", vendor, tenant.name, exc.reason)
-            return _error(401, exc.reason, exc.message)
+            # 401 for a bad or missing signature; 503 when the signing key server is down.
+            return _error(401 if exc.http_status < 500 else exc.http_status, exc.reason, exc.message)
         try:
             result = await self._client.ingest_ticket(
                 raw, source=source, tenant=tenant.name, received_via=f"webhook:{vendor}"
@@ -106,39 +107,31 @@ class WebhookReceiver:
                 raw, headers.get("x-hook-signature"), tenant.autotask_webhook_secret.get_secret_value()
             )
         elif source is Source.CONNECTWISE:
-            key = await self._connectwise_key(tenant, raw)
-            signatures.verify_connectwise(raw, headers.get("x-content-signature"), key)
+            doc: Mapping[str, object] = {}
+            if tenant.connectwise_signing_key is None:
+                try:  # the key_url is read from the callback itself (allow-listed hosts only)
+                    parsed = json.loads(raw)
+                    doc = parsed if isinstance(parsed, dict) else {}
+                except ValueError:
+                    doc = {}
+            await signatures.verify_connectwise_callback(
+                raw,
+                headers.get("x-content-signature"),
+                doc,
+                signing_key=(
+                    tenant.connectwise_signing_key.get_secret_value()
+                    if tenant.connectwise_signing_key is not None
+                    else None
+                ),
+                client_id=tenant.connectwise_client_id,
+                allowed_hosts=tenant.connectwise_key_hosts,
+                http=self._http,
+                cache=self._cw_keys,
+            )
         elif source is Source.KASEYA_BMS:
             if tenant.kaseya_bms_webhook_secret is None:
                 raise Unauthenticated("no Kaseya BMS webhook secret is configured for this tenant", reason="NO_SECRET")
             signatures.verify_kaseya_bms(raw, headers, tenant.kaseya_bms_webhook_secret.get_secret_value())
-
-    async def _connectwise_key(self, tenant: TenantConfig, raw: bytes) -> str:
-        """The configured signing key, or the callback's key fetched only from allowed hosts."""
-        if tenant.connectwise_signing_key is not None:
-            return tenant.connectwise_signing_key.get_secret_value()
-        if not tenant.connectwise_key_hosts:
-            raise Unauthenticated(
-                "no ConnectWise signing key or allowed key hosts are configured for this tenant",
-                reason="NO_SECRET",
-            )
-        try:
-            doc = json.loads(raw)
-            meta = next((v for k, v in doc.items() if k.lower() == "metadata"), None) or {}
-            key_url = next((v for k, v in meta.items() if k.lower() == "key_url"), "")
-        except (ValueError, AttributeError):
-            raise Unauthenticated("callback carries no Metadata.key_url", reason="NO_KEY_URL") from None
-        cached = self._cw_keys.get(key_url)
-        if cached is not None:
-            return cached
-        key = await signatures.fetch_connectwise_signing_key(
-            str(key_url),
-            client_id=tenant.connectwise_client_id,
-            allowed_hosts=tenant.connectwise_key_hosts,
-            http=self._http,
-        )
-        self._cw_keys.put(key_url, key)
-        return key
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 
 from backends.ports import DeadLetterStore, IngestJournal
-from backends.records import AcceptResult, DeadLetterRecord
+from backends.records import AcceptResult, DeadLetterRecord, TicketState
 from connectors import registry
 from connectors.contract import Source
 from federation.errors import FailedPrecondition, InvalidArgument, NotFound, OmegaError
@@ -19,6 +19,8 @@ from mesh.settings import TenantDirectory
 log = logging.getLogger(__name__)
 
 TOPIC_RAW = "ticket.raw"
+# The state a ticket is put back in when a dead letter of that pipeline stage is replayed.
+REPLAY_STATE = {"ticket.raw": TicketState.RECEIVED, "ticket.normalized": TicketState.NORMALIZED}
 MAX_PAYLOAD_BYTES = 8 * 1024 * 1024
 
 
@@ -95,9 +97,10 @@ class IngestService:
             )
         if record.stage != "ingest":
             requeue = getattr(self._dead_letters, "requeue", None)
-            if requeue is None or record.body is None:
+            state = REPLAY_STATE.get(record.topic)
+            if requeue is None or record.body is None or state is None:
                 raise FailedPrecondition("this dead letter cannot be requeued", reason="NOT_REPLAYABLE")
-            await requeue(record)
+            await requeue(record, state)
             return record.ticket_id
         raw = await self._journal.get_raw(record.raw_payload_id)
         if raw is None:
