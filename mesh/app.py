@@ -132,12 +132,13 @@ class EmbeddedMesh:
                 ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].full_name,
             ],
         )
+        steps = await self._steps()
         self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
         await self._grpc.start()
 
         self.runner = PipelineRunner(
             self.store,
-            await self._steps(),
+            steps,
             DeliveryPolicy(
                 max_attempts=s.max_attempts,
                 visibility_s=s.visibility_timeout_s,
@@ -166,6 +167,11 @@ class EmbeddedMesh:
             triager = LocalTriage(
                 self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
             )
+        warm = getattr(triager, "model", None)
+        if callable(warm):
+            # Load (or, on a fresh install, train) the default tenant's model before serving:
+            # training in this process would otherwise compete with ingest for the GIL.
+            await asyncio.to_thread(warm, self.settings.default_tenant)
         return [
             NormalizeStep(self.store, self.tenants),
             TriageStep(self.store, triager, embedder=embedder, executor=self._executor),

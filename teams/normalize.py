@@ -69,14 +69,14 @@ class NormalizeStep:
         record.error = ""
         if ticket.event is Event.DELETED:
             record.state = TicketState.DELETED
-            await self._store.tickets.save(record)
-            return "ok"
+            saved = await self._store.tickets.save(record, applied_before=seq)
+            return "ok" if saved else "skipped"
         content_changed = record.triage is None or text_digest(previous) != text_digest(merged)
         if not content_changed and record.state not in (TicketState.RECEIVED, TicketState.FAILED):
-            await self._store.tickets.save(record)  # e.g. a status change: triage stands
-            return "ok"
+            saved = await self._store.tickets.save(record, applied_before=seq)
+            return "ok" if saved else "skipped"  # e.g. a status change: the triage stands
         record.state = TicketState.NORMALIZED
-        await self._store.tickets.save_and_publish(
+        saved = await self._store.tickets.save_and_publish(
             record,
             TOPIC_NORMALIZED,
             {
@@ -86,6 +86,9 @@ class NormalizeStep:
                 "text_sha256": text_digest(merged),
                 "accepted_at": body.get("accepted_at", 0.0),
             },
+            applied_before=seq,
         )
+        if not saved:
+            return "skipped"  # an overlapping delivery applied this payload (or a newer one)
         self._store.bus.notify()
         return "ok"

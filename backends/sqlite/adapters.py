@@ -354,54 +354,66 @@ class SqliteTicketRepository:
 
         return await self._db.read(op)
 
-    async def save(self, record: TicketRecord) -> None:
-        record.updated_at = time.time()
-        await self._db.write(
-            lambda c: c.execute(
-                "UPDATE tickets SET state=?, version=?, raw_payload_id=?, fields=?, triage=?,"
-                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?",
-                (
-                    record.state.value,
-                    record.version,
-                    record.raw_payload_id,
-                    _dumps(record.fields),
-                    _dumps(record.triage) if record.triage is not None else None,
-                    record.error,
-                    record.applied_seq,
-                    record.updated_at,
-                    record.tenant,
-                    record.id,
-                ),
-            )
+    async def save(
+        self,
+        record: TicketRecord,
+        *,
+        expected_state: TicketState | None = None,
+        applied_before: int | None = None,
+    ) -> bool:
+        """Save the ticket; with a guard, only if it still holds (compare-and-set)."""
+        return await self.save_and_publish(
+            record, None, None, expected_state=expected_state, applied_before=applied_before
         )
 
     async def save_and_publish(
-        self, record: TicketRecord, topic: str | None, body: dict[str, Any] | None
-    ) -> None:
-        """Save the ticket and queue the next step atomically (the transactional outbox)."""
+        self,
+        record: TicketRecord,
+        topic: str | None,
+        body: dict[str, Any] | None,
+        *,
+        expected_state: TicketState | None = None,
+        applied_before: int | None = None,
+    ) -> bool:
+        """Save the ticket and queue the next step atomically (the transactional outbox).
+
+        Guards make a step's effect exactly-once even when two deliveries of one message
+        overlap (a lease that expired mid-step): ``expected_state`` is the state the step
+        started from, ``applied_before`` the arrival sequence the stored ticket must be below.
+        Returns False, saving and queueing nothing, when a guard no longer holds.
+        """
         record.updated_at = time.time()
 
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
+        def op(conn: sqlite3.Connection) -> bool:
+            sql = (
                 "UPDATE tickets SET state=?, version=?, raw_payload_id=?, fields=?, triage=?,"
-                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?",
-                (
-                    record.state.value,
-                    record.version,
-                    record.raw_payload_id,
-                    _dumps(record.fields),
-                    _dumps(record.triage) if record.triage is not None else None,
-                    record.error,
-                    record.applied_seq,
-                    record.updated_at,
-                    record.tenant,
-                    record.id,
-                ),
+                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?"
             )
+            args: list[Any] = [
+                record.state.value,
+                record.version,
+                record.raw_payload_id,
+                _dumps(record.fields),
+                _dumps(record.triage) if record.triage is not None else None,
+                record.error,
+                record.applied_seq,
+                record.updated_at,
+                record.tenant,
+                record.id,
+            ]
+            if expected_state is not None:
+                sql += " AND state=?"
+                args.append(expected_state.value)
+            if applied_before is not None:
+                sql += " AND applied_seq<?"
+                args.append(applied_before)
+            if conn.execute(sql, args).rowcount == 0:
+                return False
             if topic is not None and body is not None:
                 _publish(conn, topic, record.id, body)
+            return True
 
-        await self._db.write(op)
+        return await self._db.write(op)
 
     async def count_by_state(self, tenant: str | None = None) -> dict[str, int]:
         def op(conn: sqlite3.Connection) -> dict[str, int]:

@@ -101,8 +101,8 @@ class TriageStep:
                 "triaged_at": time.time(),
             }
             record.state = TicketState.NEEDS_REVIEW
-            await self._store.tickets.save(record)
-            return "ok"
+            saved = await self._store.tickets.save(record, expected_state=TicketState.NORMALIZED)
+            return "ok" if saved else "skipped"
 
         embedding = await self._embedding(tenant, ticket_id, text)
         loop = asyncio.get_running_loop()
@@ -126,13 +126,16 @@ class TriageStep:
                 triage["similar"] = []
         record.triage = triage
         record.state = TicketState.NEEDS_REVIEW if triage.get("needs_review") else TicketState.TRIAGED
+        saved = await self._store.tickets.save_and_publish(
+            record,
+            self._next_topic,
+            {"tenant": tenant, "ticket_id": ticket_id} if self._next_topic else None,
+            expected_state=TicketState.NORMALIZED,
+        )
+        if not saved:
+            return "skipped"  # an overlapping delivery already triaged this ticket
         if self._next_topic:
-            await self._store.tickets.save_and_publish(
-                record, self._next_topic, {"tenant": tenant, "ticket_id": ticket_id}
-            )
             self._store.bus.notify()
-        else:
-            await self._store.tickets.save(record)
         return "ok"
 
     async def _embedding(self, tenant: str, ticket_id: str, text: str) -> np.ndarray | None:
