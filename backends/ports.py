@@ -35,6 +35,10 @@ class IngestJournal(Protocol):
         """Store ``raw`` that could not be identified, as a replayable dead letter."""
         ...
 
+    async def keep(self, tenant: str, source: str, raw: bytes, received_via: str) -> str:
+        """Store a valid payload that needs no processing (kept for audit); returns its id."""
+        ...
+
     async def get_raw(self, raw_payload_id: str) -> RawPayload | None: ...
 
 

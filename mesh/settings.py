@@ -34,6 +34,9 @@ class TenantConfig(BaseModel):
     connectwise_client_id: str = ""
     # Kaseya BMS: the webhook's shared secret.
     kaseya_bms_webhook_secret: SecretStr | None = None
+    # Datto RMM webhooks carry no signature: a per-tenant token in the URL (?token=) or the
+    # X-Omega-Token header authenticates them.
+    datto_rmm_webhook_token: SecretStr | None = None
     # Per-source picklists: {"autotask": {"priority": {"1": "High"}, "status": {...}}}
     picklists: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
     # Triage: the precision the abstention threshold must hold (default 95 %).
@@ -85,6 +88,7 @@ def write_default_tenants_file(path: Path, default_tenant: str) -> bool:
         f'autotask_webhook_secret = "{secrets.token_urlsafe(24)}"\n'
         f'connectwise_signing_key = "{secrets.token_urlsafe(24)}"\n'
         f'kaseya_bms_webhook_secret = "{secrets.token_urlsafe(24)}"\n'
+        f'datto_rmm_webhook_token = "{secrets.token_urlsafe(24)}"\n'
     )
     path.write_text(body)
     path.chmod(0o600)

@@ -56,6 +56,7 @@ class IngestResult:
     duplicate: bool
     raw_payload_id: str
     source: Source | None
+    ignored_reason: str = ""  # valid payload that is not about a ticket: stored, not queued
 
 
 class OmegaClient:
@@ -241,6 +242,7 @@ def _ingest_result(resp: ingest_pb2.IngestTicketResponse) -> IngestResult:
         duplicate=resp.duplicate,
         raw_payload_id=resp.raw_payload_id,
         source=PROTO_TO_SOURCE.get(resp.source),
+        ignored_reason=resp.ignored_reason if resp.ignored else "",
     )
 
 

@@ -308,6 +308,10 @@ class SqliteIngestJournal:
 
         return await self._db.write(op)
 
+    async def keep(self, tenant: str, source: str, raw: bytes, received_via: str) -> str:
+        """Store a valid payload that needs no processing (kept for audit); returns its id."""
+        return await self._db.write(lambda c: _insert_raw(c, tenant, source, raw, received_via)[0])
+
     async def get_raw(self, raw_payload_id: str) -> RawPayload | None:
         def op(conn: sqlite3.Connection) -> RawPayload | None:
             r = conn.execute(

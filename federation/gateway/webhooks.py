@@ -8,6 +8,7 @@ letter); a store outage → 503 so the PSA redelivers.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ VENDORS = {
     "autotask": Source.AUTOTASK,
     "connectwise": Source.CONNECTWISE,
     "kaseya-bms": Source.KASEYA_BMS,
+    "datto-rmm": Source.DATTO_RMM,
 }
 MAX_BODY = 8 * 1024 * 1024
 
@@ -80,7 +82,7 @@ class WebhookReceiver:
         if len(raw) > MAX_BODY:
             return _error(413, "PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes")
         try:
-            await self._verify(source, tenant, raw, request.headers)
+            await self._verify(source, tenant, raw, request.headers, request.query_params.get("token"))
         except OmegaError as exc:
             log.warning("webhook signature refused vendor=%s tenant=%s reason=%s", vendor, tenant.name, exc.reason)
             # 401 for a bad or missing signature; 503 when the signing key server is down.
@@ -92,13 +94,20 @@ class WebhookReceiver:
         except grpc.aio.AioRpcError as err:
             status = _GRPC_TO_HTTP.get(err.code(), 502)
             return _error(status, err.code().name, err.details() or "ingest failed")
+        if result.ignored_reason:
+            return JSONResponse({"ignored": True, "reason": result.ignored_reason}, status_code=202)
         return JSONResponse(
             {"ticket_id": result.ticket_id, "duplicate": result.duplicate, "raw_payload_id": result.raw_payload_id},
             status_code=200 if result.duplicate else 202,
         )
 
     async def _verify(
-        self, source: Source, tenant: TenantConfig, raw: bytes, headers: Mapping[str, str]
+        self,
+        source: Source,
+        tenant: TenantConfig,
+        raw: bytes,
+        headers: Mapping[str, str],
+        token: str | None,
     ) -> None:
         if source is Source.AUTOTASK:
             if tenant.autotask_webhook_secret is None:
@@ -132,6 +141,13 @@ class WebhookReceiver:
             if tenant.kaseya_bms_webhook_secret is None:
                 raise Unauthenticated("no Kaseya BMS webhook secret is configured for this tenant", reason="NO_SECRET")
             signatures.verify_kaseya_bms(raw, headers, tenant.kaseya_bms_webhook_secret.get_secret_value())
+        elif source is Source.DATTO_RMM:
+            expected = tenant.datto_rmm_webhook_token
+            given = headers.get("x-omega-token") or token or ""
+            if expected is None:
+                raise Unauthenticated("no Datto RMM webhook token is configured for this tenant", reason="NO_SECRET")
+            if not given or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+                raise Unauthenticated("missing or wrong Datto RMM webhook token", reason="BAD_TOKEN")
 
     async def aclose(self) -> None:
         await self._http.aclose()

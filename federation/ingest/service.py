@@ -13,6 +13,7 @@ from backends.ports import DeadLetterStore, IngestJournal
 from backends.records import AcceptResult, DeadLetterRecord, TicketState
 from connectors import registry
 from connectors.contract import Source
+from connectors.errors import ConnectorReason
 from federation.errors import FailedPrecondition, InvalidArgument, NotFound, OmegaError
 from mesh.settings import TenantDirectory
 
@@ -35,7 +36,8 @@ class IngestOutcome:
     ticket_id: str
     raw_payload_id: str
     duplicate: bool
-    source: Source
+    source: Source | None
+    ignored_reason: str = ""  # set when the payload is valid but not about a ticket
 
 
 class IngestService:
@@ -63,6 +65,13 @@ class IngestService:
         try:
             _doc, identity = registry.identify(raw, source)
         except OmegaError as exc:
+            if exc.reason == ConnectorReason.NOT_A_TICKET:
+                # A note, a deactivation notice, a contact event: answer OK so the PSA does not
+                # retry or deactivate the webhook; keep the bytes for audit, queue nothing.
+                raw_id = await self._journal.keep(
+                    tenant, source.value if source else "", raw, received_via
+                )
+                return IngestOutcome("", raw_id, False, source, ignored_reason=exc.message)
             dead = await self._journal.reject(
                 tenant, source.value if source else "", raw, received_via, exc.message
             )

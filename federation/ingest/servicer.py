@@ -33,7 +33,9 @@ def _response(outcome: IngestOutcome) -> ingest_pb2.IngestTicketResponse:
         ticket_id=outcome.ticket_id,
         duplicate=outcome.duplicate,
         raw_payload_id=outcome.raw_payload_id,
-        source=SOURCE_TO_PROTO[outcome.source],  # type: ignore[arg-type]
+        source=SOURCE_TO_PROTO[outcome.source] if outcome.source else 0,  # type: ignore[arg-type]
+        ignored=bool(outcome.ignored_reason),
+        ignored_reason=outcome.ignored_reason,
     )
 
 

@@ -136,3 +136,43 @@ async def test_kaseya_bms_shared_secret_and_trigger_body(hooked: EmbeddedMesh) -
         by_hmac = await http.post(base, content=raw, headers={"X-Kaseya-Signature": mac})
     assert by_secret.status_code == 202, by_secret.text
     assert by_hmac.status_code == 200 and by_hmac.json()["duplicate"] is True
+
+
+async def test_a_valid_event_about_something_else_is_acknowledged_not_queued(
+    hooked: EmbeddedMesh,
+) -> None:
+    """Autotask's deactivation notice must get a 2xx, or Autotask retries and gives up."""
+    raw = json.dumps({"Action": "Deactivated", "Guid": "a1da62a4", "EntityType": "Ticket"}).encode()
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(
+            f"http://127.0.0.1:{hooked.http_port}/webhooks/autotask",
+            content=raw,
+            headers={"X-Hook-Signature": autotask_sig(raw)},
+        )
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["ignored"] is True
+    assert await ticket_count(hooked) == 0
+    assert hooked.store is not None
+    assert await hooked.store.dead_letters.list("default", include_replayed=True, limit=5, before=None) == []
+
+
+async def test_datto_rmm_webhook_needs_the_tenant_token(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    settings.data_dir.mkdir(parents=True)
+    settings.tenants_path.write_text('[tenants.default]\ndatto_rmm_webhook_token = "tok-123"\n')
+    m = EmbeddedMesh(settings, triager=RuleOfThumbTriager())
+    await m.start()
+    try:
+        raw = json.dumps({"alertUID": "b0f6a3e2-55a0", "alertMessage": "Disk usage on C: exceeded threshold",
+                          "platform": "merlot", "dattoSiteDetails": "Acme"}).encode()
+        base = f"http://127.0.0.1:{m.http_port}/webhooks/datto-rmm"
+        async with httpx.AsyncClient() as http:
+            none = await http.post(base, content=raw)
+            wrong = await http.post(base, content=raw, params={"token": "tok-999"})
+            good = await http.post(base, content=raw, params={"token": "tok-123"})
+            header = await http.post(base, content=raw, headers={"X-Omega-Token": "tok-123"})
+        assert (none.status_code, wrong.status_code) == (401, 401)
+        assert good.status_code == 202, good.text
+        assert header.status_code == 200 and header.json()["duplicate"] is True
+    finally:
+        await m.stop(grace_s=0.5)

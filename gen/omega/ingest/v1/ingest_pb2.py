@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from omega.tickets.v1 import ticket_pb2 as omega_dot_tickets_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comega/ingest/v1/ingest.proto\x12\x0fomega.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1domega/tickets/v1/ticket.proto\"|\n\x13IngestTicketRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12.\n\x06source\x18\x02 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x14\n\x0creceived_via\x18\x04 \x01(\t\"\x84\x01\n\x14IngestTicketResponse\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0eraw_payload_id\x18\x03 \x01(\t\x12.\n\x06source\x18\x04 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\"S\n\x19\x42\x61tchIngestTicketsRequest\x12\x36\n\x08requests\x18\x01 \x03(\x0b\x32$.omega.ingest.v1.IngestTicketRequest\"w\n\x11\x42\x61tchIngestResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32%.omega.ingest.v1.IngestTicketResponse\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"Q\n\x1a\x42\x61tchIngestTicketsResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".omega.ingest.v1.BatchIngestResult\"\xf7\x01\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0eraw_payload_id\x18\x05 \x01(\t\x12\x11\n\tticket_id\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06source\x18\t \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\x12\x10\n\x08replayed\x18\n \x01(\x08\"i\n\x16ListDeadLettersRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x18\n\x10include_replayed\x18\x04 \x01(\x08\"e\n\x17ListDeadLettersResponse\x12\x31\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1b.omega.ingest.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x17ReplayDeadLetterRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x61\x64_letter_id\x18\x02 \x01(\t\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\"-\n\x18ReplayDeadLetterResponse\x12\x11\n\tticket_id\x18\x01 \x01(\t2\xaa\x03\n\rIngestService\x12[\n\x0cIngestTicket\x12$.omega.ingest.v1.IngestTicketRequest\x1a%.omega.ingest.v1.IngestTicketResponse\x12m\n\x12\x42\x61tchIngestTickets\x12*.omega.ingest.v1.BatchIngestTicketsRequest\x1a+.omega.ingest.v1.BatchIngestTicketsResponse\x12\x64\n\x0fListDeadLetters\x12\'.omega.ingest.v1.ListDeadLettersRequest\x1a(.omega.ingest.v1.ListDeadLettersResponse\x12g\n\x10ReplayDeadLetter\x12(.omega.ingest.v1.ReplayDeadLetterRequest\x1a).omega.ingest.v1.ReplayDeadLetterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1comega/ingest/v1/ingest.proto\x12\x0fomega.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1domega/tickets/v1/ticket.proto\"|\n\x13IngestTicketRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12.\n\x06source\x18\x02 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\x12\x14\n\x0creceived_via\x18\x04 \x01(\t\"\xad\x01\n\x14IngestTicketResponse\x12\x11\n\tticket_id\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x16\n\x0eraw_payload_id\x18\x03 \x01(\t\x12.\n\x06source\x18\x04 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\x12\x0f\n\x07ignored\x18\x05 \x01(\x08\x12\x16\n\x0eignored_reason\x18\x06 \x01(\t\"S\n\x19\x42\x61tchIngestTicketsRequest\x12\x36\n\x08requests\x18\x01 \x03(\x0b\x32$.omega.ingest.v1.IngestTicketRequest\"w\n\x11\x42\x61tchIngestResult\x12\x37\n\x08response\x18\x01 \x01(\x0b\x32%.omega.ingest.v1.IngestTicketResponse\x12\x12\n\nerror_code\x18\x02 \x01(\x05\x12\x15\n\rerror_message\x18\x03 \x01(\t\"Q\n\x1a\x42\x61tchIngestTicketsResponse\x12\x33\n\x07results\x18\x01 \x03(\x0b\x32\".omega.ingest.v1.BatchIngestResult\"\xf7\x01\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\r\n\x05stage\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x16\n\x0eraw_payload_id\x18\x05 \x01(\t\x12\x11\n\tticket_id\x18\x06 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06source\x18\t \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\x12\x10\n\x08replayed\x18\n \x01(\x08\"i\n\x16ListDeadLettersRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x18\n\x10include_replayed\x18\x04 \x01(\x08\"e\n\x17ListDeadLettersResponse\x12\x31\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1b.omega.ingest.v1.DeadLetter\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"q\n\x17ReplayDeadLetterRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x16\n\x0e\x64\x65\x61\x64_letter_id\x18\x02 \x01(\t\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.omega.tickets.v1.SourceSystem\"-\n\x18ReplayDeadLetterResponse\x12\x11\n\tticket_id\x18\x01 \x01(\t2\xaa\x03\n\rIngestService\x12[\n\x0cIngestTicket\x12$.omega.ingest.v1.IngestTicketRequest\x1a%.omega.ingest.v1.IngestTicketResponse\x12m\n\x12\x42\x61tchIngestTickets\x12*.omega.ingest.v1.BatchIngestTicketsRequest\x1a+.omega.ingest.v1.BatchIngestTicketsResponse\x12\x64\n\x0fListDeadLetters\x12\'.omega.ingest.v1.ListDeadLettersRequest\x1a(.omega.ingest.v1.ListDeadLettersResponse\x12g\n\x10ReplayDeadLetter\x12(.omega.ingest.v1.ReplayDeadLetterRequest\x1a).omega.ingest.v1.ReplayDeadLetterResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,23 +36,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTTICKETREQUEST']._serialized_start=113
   _globals['_INGESTTICKETREQUEST']._serialized_end=237
   _globals['_INGESTTICKETRESPONSE']._serialized_start=240
-  _globals['_INGESTTICKETRESPONSE']._serialized_end=372
-  _globals['_BATCHINGESTTICKETSREQUEST']._serialized_start=374
-  _globals['_BATCHINGESTTICKETSREQUEST']._serialized_end=457
-  _globals['_BATCHINGESTRESULT']._serialized_start=459
-  _globals['_BATCHINGESTRESULT']._serialized_end=578
-  _globals['_BATCHINGESTTICKETSRESPONSE']._serialized_start=580
-  _globals['_BATCHINGESTTICKETSRESPONSE']._serialized_end=661
-  _globals['_DEADLETTER']._serialized_start=664
-  _globals['_DEADLETTER']._serialized_end=911
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=913
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1018
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1020
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1121
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1123
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1236
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1238
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1283
-  _globals['_INGESTSERVICE']._serialized_start=1286
-  _globals['_INGESTSERVICE']._serialized_end=1712
+  _globals['_INGESTTICKETRESPONSE']._serialized_end=413
+  _globals['_BATCHINGESTTICKETSREQUEST']._serialized_start=415
+  _globals['_BATCHINGESTTICKETSREQUEST']._serialized_end=498
+  _globals['_BATCHINGESTRESULT']._serialized_start=500
+  _globals['_BATCHINGESTRESULT']._serialized_end=619
+  _globals['_BATCHINGESTTICKETSRESPONSE']._serialized_start=621
+  _globals['_BATCHINGESTTICKETSRESPONSE']._serialized_end=702
+  _globals['_DEADLETTER']._serialized_start=705
+  _globals['_DEADLETTER']._serialized_end=952
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=954
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1059
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1061
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1162
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1164
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1277
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1279
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1324
+  _globals['_INGESTSERVICE']._serialized_start=1327
+  _globals['_INGESTSERVICE']._serialized_end=1753
 # @@protoc_insertion_point(module_scope)

@@ -23,16 +23,20 @@ class IngestTicketRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., source: _Optional[_Union[_ticket_pb2.SourceSystem, str]] = ..., payload: _Optional[bytes] = ..., received_via: _Optional[str] = ...) -> None: ...
 
 class IngestTicketResponse(_message.Message):
-    __slots__ = ("ticket_id", "duplicate", "raw_payload_id", "source")
+    __slots__ = ("ticket_id", "duplicate", "raw_payload_id", "source", "ignored", "ignored_reason")
     TICKET_ID_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     RAW_PAYLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_FIELD_NUMBER: _ClassVar[int]
+    IGNORED_REASON_FIELD_NUMBER: _ClassVar[int]
     ticket_id: str
     duplicate: bool
     raw_payload_id: str
     source: _ticket_pb2.SourceSystem
-    def __init__(self, ticket_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., raw_payload_id: _Optional[str] = ..., source: _Optional[_Union[_ticket_pb2.SourceSystem, str]] = ...) -> None: ...
+    ignored: bool
+    ignored_reason: str
+    def __init__(self, ticket_id: _Optional[str] = ..., duplicate: _Optional[bool] = ..., raw_payload_id: _Optional[str] = ..., source: _Optional[_Union[_ticket_pb2.SourceSystem, str]] = ..., ignored: _Optional[bool] = ..., ignored_reason: _Optional[str] = ...) -> None: ...
 
 class BatchIngestTicketsRequest(_message.Message):
     __slots__ = ("requests",)

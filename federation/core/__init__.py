@@ -1,0 +1,1 @@
+"""Federation Core: capability routing and service discovery (omega.federation.v1)."""

@@ -1,0 +1,1 @@
+"""Agent Registry: agent cards, leases, lifecycle and watches (omega.registry.v1)."""
