@@ -30,6 +30,7 @@ from federation.ingest.service import IngestService
 from federation.ingest.servicer import IngestServicer
 from federation.serving import ServingStatus, add_health_and_reflection, new_server
 from federation.tickets.servicer import TicketServicer
+from mesh.components import Component, MeshContext
 from mesh.settings import OmegaSettings, TenantDirectory, write_default_tenants_file
 from sdk.client import OmegaClient
 from teams.normalize import NormalizeStep
@@ -45,6 +46,11 @@ DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 def _split_addr(addr: str) -> tuple[str, int]:
     host, _, port = addr.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def default_components(settings: OmegaSettings) -> list[Component]:
+    """The capabilities the embedded mesh runs besides ingest, tickets and the pipeline."""
+    return []
 
 
 class DataDirLock:
@@ -85,8 +91,13 @@ class EmbeddedMesh:
         *,
         triager: Any | None = None,
         embedder: Any | None = None,
+        components: list[Component] | None = None,
     ) -> None:
         self.settings = settings
+        self.components: list[Component] = (
+            components if components is not None else default_components(settings)
+        )
+        self.ctx: MeshContext | None = None
         self._triager = triager
         self._embedder = embedder
         self._lock = DataDirLock(settings.data_dir)
@@ -120,19 +131,24 @@ class EmbeddedMesh:
             log.info("resuming %d in-flight pipeline messages from the last run", released)
 
         ingest = IngestService(self.store.journal, self.store.dead_letters, self.tenants)
+        self.ctx = MeshContext(s, self.tenants, self.store, self._executor)
+        self.ctx.services["ingest"] = ingest
+        steps = await self._steps()
+        for component in self.components:
+            await component.start(self.ctx)
+            steps += component.steps()
         self._grpc = new_server()
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), self._grpc)
         ticket_service_pb2_grpc.add_TicketServiceServicer_to_server(
             TicketServicer(self.store.tickets, self.tenants), self._grpc
         )
-        self._health = add_health_and_reflection(
-            self._grpc,
-            [
-                ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
-                ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].full_name,
-            ],
-        )
-        steps = await self._steps()
+        names = [
+            ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
+            ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].full_name,
+        ]
+        for component in self.components:
+            names += component.add_to_grpc(self._grpc)
+        self._health = add_health_and_reflection(self._grpc, names)
         self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
         await self._grpc.start()
 
@@ -151,6 +167,9 @@ class EmbeddedMesh:
         self._client = OmegaClient(self.grpc_target, timeout_s=10.0)
         self._webhooks = WebhookReceiver(self._client, self.tenants)
         await self._start_http()
+        self.ctx.grpc_target, self.ctx.http_port = self.grpc_target, self.http_port
+        for component in self.components:
+            await component.serving(self.ctx)
         await self._health.set(True)
         log.info("OMEGA embedded mesh up: grpc=%s http=%s", self.grpc_target, self.http_port)
 
@@ -167,6 +186,9 @@ class EmbeddedMesh:
             triager = LocalTriage(
                 self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
             )
+        assert self.ctx is not None
+        self.ctx.services["triage"] = triager
+        self.ctx.services["embedder"] = embedder
         warm = getattr(triager, "model", None)
         if callable(warm):
             # Load (or, on a fresh install, train) the default tenant's model before serving:
@@ -179,7 +201,10 @@ class EmbeddedMesh:
 
     async def _start_http(self) -> None:
         assert self._webhooks is not None
-        app = Starlette(routes=[Route("/healthz", self._healthz), *self._webhooks.routes()])
+        routes = [Route("/healthz", self._healthz), *self._webhooks.routes()]
+        for component in self.components:
+            routes += component.routes()
+        app = Starlette(routes=routes)
         host, port = _split_addr(self.settings.http_addr)
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -214,6 +239,11 @@ class EmbeddedMesh:
             await self._grpc.stop(grace_s)
         if self.runner is not None:
             await self.runner.stop()
+        for component in reversed(self.components):
+            try:
+                await component.stop()
+            except Exception:  # noqa: BLE001 - stop the rest regardless
+                log.exception("component %s failed to stop", component.name)
         if self._client is not None:
             await self._client.close()
         if self._webhooks is not None:
