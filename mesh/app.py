@@ -35,7 +35,7 @@ from mesh.settings import OmegaSettings, TenantDirectory, write_default_tenants_
 from sdk.client import OmegaClient
 from teams.normalize import NormalizeStep
 from teams.pipeline import DeliveryPolicy, PipelineRunner, Step
-from teams.triage.step import TriageStep
+from teams.triage.step import TOPIC_TRIAGED, TriageStep
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,12 @@ class EmbeddedMesh:
         for component in self.components:
             await component.start(self.ctx)
             steps += component.steps()
+        triage_step = next(st for st in steps if isinstance(st, TriageStep))
+        # Publish triaged tickets only when something consumes them (the shadow team), and
+        # attach similar past tickets when a component offers them (the Context Server).
+        if any(st.name == TOPIC_TRIAGED for st in steps):
+            triage_step.next_topic = TOPIC_TRIAGED
+        triage_step.similar = self.ctx.services.get("similar_tickets")
         self._grpc = new_server()
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), self._grpc)
         ticket_service_pb2_grpc.add_TicketServiceServicer_to_server(

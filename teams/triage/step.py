@@ -75,9 +75,9 @@ class TriageStep:
         self._store = store
         self._triager = triager
         self._embedder = embedder
-        self._similar = similar
+        self.similar = similar
         self._executor = executor or ThreadPoolExecutor(max_workers=2, thread_name_prefix="triage")
-        self._next_topic = next_topic
+        self.next_topic = next_topic
 
     async def handle(self, body: Mapping[str, Any]) -> str:
         tenant, ticket_id = str(body["tenant"]), str(body["ticket_id"])
@@ -118,9 +118,9 @@ class TriageStep:
             ),
         )
         triage = decision_to_dict(decision)
-        if self._similar is not None:
+        if self.similar is not None:
             try:
-                triage["similar"] = await self._similar(tenant, text, embedding, 3)
+                triage["similar"] = await self.similar(tenant, text, embedding, 3)
             except Exception:  # noqa: BLE001 - memory is an enrichment, never a blocker
                 log.exception("recall of similar tickets failed for %s", ticket_id)
                 triage["similar"] = []
@@ -128,20 +128,20 @@ class TriageStep:
         record.state = TicketState.NEEDS_REVIEW if triage.get("needs_review") else TicketState.TRIAGED
         saved = await self._store.tickets.save_and_publish(
             record,
-            self._next_topic,
-            {"tenant": tenant, "ticket_id": ticket_id} if self._next_topic else None,
+            self.next_topic,
+            {"tenant": tenant, "ticket_id": ticket_id} if self.next_topic else None,
             expected_state=TicketState.NORMALIZED,
         )
         if not saved:
             return "skipped"  # an overlapping delivery already triaged this ticket
-        if self._next_topic:
+        if self.next_topic:
             self._store.bus.notify()
         return "ok"
 
     async def _embedding(self, tenant: str, ticket_id: str, text: str) -> np.ndarray | None:
         """The ticket's embedding: computed once per text version, stored, then reused."""
         if self._embedder is None or not self._triager.needs_embedding(tenant):
-            if self._similar is None or self._embedder is None:
+            if self.similar is None or self._embedder is None:
                 return None
         assert self._embedder is not None
         digest = text_digest({"title": text, "description": ""})
