@@ -45,3 +45,8 @@ bench: install
 
 clean:
 	rm -rf $(VENV) node_modules
+
+## mesh-check: render every kustomize overlay and validate it (schemas, CRDs, policy, Bicep)
+.PHONY: mesh-check
+mesh-check: install
+	$(BIN)/python -m mesh.check

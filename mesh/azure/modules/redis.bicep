@@ -28,7 +28,7 @@ resource managedDb 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' = if (
   properties: {
     clientProtocol: 'Encrypted'
     port: 10000
-    clusteringPolicy: 'NoCluster'
+    clusteringPolicy: 'EnterpriseCluster'
     evictionPolicy: 'VolatileLRU'
     accessKeysAuthentication: 'Disabled'
   }
@@ -70,5 +70,5 @@ resource cacheAccess 'Microsoft.Cache/redis/accessPolicyAssignments@2024-03-01' 
   }
 }
 
-output hostName string = flavor == 'managed' ? managed!.properties.hostName : cache!.properties.hostName
+output hostName string = flavor == 'managed' ? managed.properties.hostName : cache.properties.hostName
 output port int = flavor == 'managed' ? 10000 : 6380
