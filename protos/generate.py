@@ -38,11 +38,45 @@ def generate(out_dir: Path) -> None:
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
+    generate_third_party(out_dir, include)
     for pkg in {p.parent for p in out_dir.rglob("*_pb2.py")}:
         d = pkg
         while d != out_dir:
             (d / "__init__.py").touch()
             d = d.parent
+
+
+# Third-party protos (protos/third_party/*.proto, kept verbatim) are compiled as
+# omega/third_party/<vendor>/<file>.proto so their code lands inside the installed `omega` package
+# (for example `omega.third_party.keda.externalscaler_pb2`); their proto packages and wire names
+# (e.g. `externalscaler.ExternalScaler`) are unchanged.
+THIRD_PARTY_VENDORS = {"externalscaler.proto": "keda"}
+
+
+def generate_third_party(out_dir: Path, include: Path) -> None:
+    """Compile each vendored third-party proto, unchanged, into gen/omega/third_party/<vendor>/."""
+    import shutil
+    import tempfile
+
+    from grpc_tools import protoc
+
+    for src in sorted((PROTO_ROOT / "third_party").glob("*.proto")):
+        vendor = THIRD_PARTY_VENDORS.get(src.name, src.stem)
+        with tempfile.TemporaryDirectory() as tmp:
+            rel = Path("omega") / "third_party" / vendor / src.name
+            (Path(tmp) / rel).parent.mkdir(parents=True)
+            shutil.copyfile(src, Path(tmp) / rel)
+            args = [
+                "protoc",
+                f"-I{tmp}",
+                f"-I{include}",
+                f"--python_out={out_dir}",
+                f"--grpc_python_out={out_dir}",
+                f"--pyi_out={out_dir}",
+                str(rel),
+            ]
+            if protoc.main(args) != 0:
+                raise SystemExit(f"protoc failed for {src.name}")
 
 
 def main(argv: list[str] | None = None) -> int:

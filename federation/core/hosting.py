@@ -11,7 +11,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
@@ -29,7 +29,6 @@ class ServiceServer:
     health: ServingStatus
     on_start: Callable[[], None] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
-    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         await self.server.start()
@@ -43,7 +42,6 @@ class ServiceServer:
         if self.on_stop is not None:
             await self.on_stop()
         await self.server.stop(grace_s)
-        self._stopped.set()
 
     async def serve_forever(self, grace_s: float = 5.0) -> None:
         """Start, then run until SIGTERM/SIGINT, then stop gracefully."""

@@ -229,6 +229,8 @@ class FederationCore:
         return (agent.in_flight + extra) / max(1, agent.card.max_in_flight)
 
     def _note_assignment(self, agent: Agent, now: float) -> None:
+        if len(self._assigned) > 4096:  # agents come and go; keep the bookkeeping bounded
+            self._assigned.clear()
         a = self._assigned.get(agent.agent_id)
         if a is None or a.revision != agent.revision or now - a.since >= self._assignment_memory_s:
             self._assigned[agent.agent_id] = _Assigned(agent.revision, now, 1)

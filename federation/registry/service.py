@@ -157,12 +157,14 @@ class AgentRegistry:
         min_lease_s: float = 1.0,
         max_lease_s: float = 300.0,
         watch_queue_size: int = 1024,
+        retention_s: float = 3600.0,
     ) -> None:
         self._clock = clock
         self._default_lease_s = default_lease_s
         self._min_lease_s = min_lease_s
         self._max_lease_s = max_lease_s
         self._watch_queue_size = watch_queue_size
+        self._retention_s = retention_s
         self._agents: dict[str, Agent] = {}
         self._watchers: list[_Watcher] = []
         self._revision = 0
@@ -178,7 +180,9 @@ class AgentRegistry:
         now = self._clock()
         ttl = min(self._max_lease_s, max(self._min_lease_s, lease_ttl_s or self._default_lease_s))
         for old in list(self._agents.values()):
-            if old.live and old.card.name == card.name and old.card.endpoint == card.endpoint:
+            if not old.live and old.updated_at < now - self._retention_s:
+                del self._agents[old.agent_id]  # forget long-stopped and long-lost agents
+            elif old.live and old.card.name == card.name and old.card.endpoint == card.endpoint:
                 self._put(
                     replace(old, state=AgentState.STOPPED, state_reason="superseded", updated_at=now),
                     WatchEventType.UPDATED,
