@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from backends.factory import open_store
 from backends.sqlite.adapters import EmbeddedStore
 from federation.errors import FailedPrecondition
 from federation.gateway.webhooks import WebhookReceiver
@@ -50,7 +51,11 @@ def _split_addr(addr: str) -> tuple[str, int]:
 
 def default_components(settings: OmegaSettings) -> list[Component]:
     """The capabilities the embedded mesh runs besides ingest, tickets and the pipeline."""
-    return []
+    from mcp_servers.component import McpComponent
+    from teams.shadow.component import ShadowComponent  # shadow agents, ShadowService, dashboard
+    from teams.triage.component import TriageServiceComponent
+
+    return [TriageServiceComponent(), McpComponent(), ShadowComponent()]
 
 
 class DataDirLock:
@@ -125,7 +130,7 @@ class EmbeddedMesh:
         self._lock.acquire()
         self.created_tenants_file = write_default_tenants_file(s.tenants_path, s.default_tenant)
         self.tenants = s.tenant_directory()
-        self.store = EmbeddedStore.open(s.data_dir / "omega.db")
+        self.store = open_store(s)
         released = await self.store.bus.release_all_leases()
         if released:
             log.info("resuming %d in-flight pipeline messages from the last run", released)

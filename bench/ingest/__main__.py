@@ -1,0 +1,224 @@
+"""bench/ingest: sustained IngestTicket throughput vs a bare gRPC echo, end-to-end latency, RSS.
+
+Run: ``python -m bench.ingest`` (``--quick`` for a short run). Servers run in their own
+processes (`omega up` and a bare echo server); the load generator runs here. Figures:
+- ingest and echo throughput with 50 calls in flight (medians of ``--rounds`` rounds) and their
+  ratio (target ≥ 0.5: persistence may cost at most half);
+- accepted → TRIAGED latency at 50 tickets/s offered (open loop), P50/P95/P99 (target P95 ≤ 100 ms),
+  from the server's own timestamps (ticket create_time → triage_time);
+- resident memory of `omega up` idle and after the load (target ≤ 400 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from omega.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from omega.tickets.v1 import ticket_pb2
+
+from bench.common import SHARED_DATA, closed_loop, emit, free_port, rss_mb, summary_ms
+from mesh.demo import SETTLED
+from sdk.client import OmegaClient
+
+GENERATED = [
+    "Outlook keeps asking for my password since this morning",
+    "Printer on the second floor shows paper jam but there is no paper stuck",
+    "Need a new laptop for a new hire starting Monday in accounting",
+    "VPN disconnects every few minutes when working from home",
+    "Disk space on FS01 below 5 percent, backups failing",
+    "Please reset my password, account locked after holiday",
+    "Teams calls drop audio for the whole sales team",
+    "Request access to the shared finance folder for Maria",
+]
+
+
+def ticket_texts(limit: int = 5000) -> list[str]:
+    path = SHARED_DATA / "it_tickets_dev.csv"
+    if path.exists():
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [r["Document"] for _, r in zip(range(limit), csv.DictReader(f), strict=False)]
+        print(f"payload text: {len(rows)} tickets from {path.name}")
+        return rows
+    print("payload text: generated (../shared/data not present)")
+    return [f"{GENERATED[i % len(GENERATED)]} (#{i})" for i in range(limit)]
+
+
+def payload(i: int, texts: list[str], run: str) -> bytes:
+    text = texts[i % len(texts)]
+    return json.dumps({"id": f"{run}-{i}", "title": text[:80], "description": text}).encode()
+
+
+async def wait_serving(target: str, timeout_s: float = 120.0) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + timeout_s
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while True:
+            try:
+                r = await stub.Check(health_pb2.HealthCheckRequest(), timeout=2)
+                if r.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{target} did not become SERVING")
+            await asyncio.sleep(0.2)
+
+
+async def throughput(target: str, texts: list[str], run: str, seconds: float) -> tuple[float, list[float]]:
+    async with grpc.aio.insecure_channel(target) as ch:
+        stub = ingest_pb2_grpc.IngestServiceStub(ch)
+
+        async def call(i: int) -> object:
+            return await stub.IngestTicket(
+                ingest_pb2.IngestTicketRequest(payload=payload(i, texts, run)), timeout=30
+            )
+
+        return await closed_loop(call, in_flight=50, duration_s=seconds, warmup_s=1.0)
+
+
+async def wait_drained(client: OmegaClient, ids: list[str], timeout_s: float) -> list[ticket_pb2.Ticket]:
+    deadline = time.monotonic() + timeout_s
+    pending = list(ids)
+    done: list[ticket_pb2.Ticket] = []
+    while pending and time.monotonic() < deadline:
+        still = []
+        for tid in pending:
+            t = await client.get_ticket(tid)
+            (done if t.state in SETTLED else still).append(t if t.state in SETTLED else tid)
+        pending = still
+        if pending:
+            await asyncio.sleep(0.5)
+    return done
+
+
+async def open_loop_latency(target: str, texts: list[str], rate: float, seconds: float) -> dict[str, object]:
+    """Offer ``rate`` tickets/s; latency = server create_time → triage_time."""
+    ids: list[str] = []
+    run = f"lat{int(time.time())}"
+    async with OmegaClient(target, timeout_s=30) as client:
+        start = time.perf_counter()
+        tasks = []
+        n = int(rate * seconds)
+        for i in range(n):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(client.ingest_ticket(payload(i, texts, run))))
+        results = await asyncio.gather(*tasks)
+        ids = [r.ticket_id for r in results]
+        offered_s = time.perf_counter() - start
+        tickets = await wait_drained(client, ids, timeout_s=180)
+    lat = []
+    for t in tickets:
+        if t.triage.HasField("triage_time"):
+            lat.append((t.triage.triage_time.ToNanoseconds() - t.create_time.ToNanoseconds()) / 1e9)
+    return {"offered_per_s": round(n / offered_s, 1), "tickets": n, "settled": len(tickets), **summary_ms(lat)}
+
+
+def start_process(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    texts = ticket_texts()
+    tmp = Path(tempfile.mkdtemp(prefix="omega-bench-ingest-"))
+    echo_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        OMEGA_GRPC_ADDR=f"127.0.0.1:{grpc_port}",
+        OMEGA_HTTP_ADDR=f"127.0.0.1:{http_port}",
+        OMEGA_DATA_DIR=str(tmp / "data"),
+        OMEGA_LOG_LEVEL="WARNING",
+    )
+    omega_bin = str(Path(sys.executable).with_name("omega"))
+    echo = start_process([sys.executable, "-c", f"import asyncio; from bench.common import serve_echo; asyncio.run(serve_echo({echo_port}))"], env)
+    omega = start_process([omega_bin, "up"], env)
+    try:
+        target_echo, target_omega = f"127.0.0.1:{echo_port}", f"127.0.0.1:{grpc_port}"
+        async with grpc.aio.insecure_channel(target_echo) as ch:  # the bare echo has no health
+            await asyncio.wait_for(ch.channel_ready(), 60)
+        t0 = time.perf_counter()
+        await wait_serving(target_omega)
+        startup_s = time.perf_counter() - t0
+        await asyncio.sleep(2)
+        rss_idle = rss_mb(omega.pid)
+
+        echo_rates, ingest_rates, ingest_lat = [], [], []
+        for r in range(args.rounds):
+            e_rate, _ = await throughput(target_echo, texts, f"e{r}", args.seconds)
+            i_rate, lat = await throughput(target_omega, texts, f"i{r}", args.seconds)
+            echo_rates.append(e_rate)
+            ingest_rates.append(i_rate)
+            ingest_lat += lat
+            print(f"round {r + 1}: echo {e_rate:,.0f}/s  ingest {i_rate:,.0f}/s  ratio {i_rate / e_rate:.2f}")
+        rss_after_burst = rss_mb(omega.pid)
+        # Let the pipeline catch up with the burst before measuring latency at a steady rate.
+        async with OmegaClient(target_omega) as c:
+            for _ in range(600):
+                tickets, _tok = await c.list_tickets(state=ticket_pb2.TICKET_STATE_NORMALIZED, page_size=1)
+                received, _tok = await c.list_tickets(state=ticket_pb2.TICKET_STATE_RECEIVED, page_size=1)
+                if not tickets and not received:
+                    break
+                await asyncio.sleep(1)
+        catch_up = await open_loop_latency(target_omega, texts, args.rate, args.latency_seconds)
+        rss_load = rss_mb(omega.pid)
+    finally:
+        for p in (echo, omega):
+            p.terminate()
+        for p in (echo, omega):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    echo_med, ingest_med = statistics.median(echo_rates), statistics.median(ingest_rates)
+    figures: dict[str, object] = {
+        "bench": "ingest",
+        "in_flight": 50,
+        "echo_calls_per_s": round(echo_med),
+        "ingest_calls_per_s": round(ingest_med),
+        "ingest_vs_echo_ratio": round(ingest_med / echo_med, 3),
+        "ingest_latency": summary_ms(ingest_lat),
+        "e2e_accepted_to_triaged": catch_up,
+        "rss_idle_mb": round(rss_idle, 1),
+        "rss_after_burst_mb": round(rss_after_burst, 1),
+        "rss_under_load_mb": round(rss_load, 1),
+        "startup_s": round(startup_s, 2),
+        "rounds": args.rounds,
+        "seconds_per_round": args.seconds,
+    }
+    print(f"ingest {ingest_med:,.0f}/s vs echo {echo_med:,.0f}/s → ratio {ingest_med / echo_med:.2f} (target ≥ 0.5)")
+    print(f"accepted→TRIAGED at {args.rate}/s offered: P50 {catch_up['p50_ms']} ms, P95 {catch_up['p95_ms']} ms (target ≤ 100)")
+    print(f"RSS of omega up: idle {rss_idle:.0f} MB, under load {rss_load:.0f} MB (target ≤ 400)")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.seconds, args.latency_seconds = 1, 2.0, 4.0
+    emit(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()
