@@ -87,3 +87,61 @@ async def run_demo(target: str, out: TextIO, payload_dir: Path = DEMO_PAYLOADS) 
 
 def load_rows(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def show_shadow_flow(target: str, out: TextIO, *, timeout_s: float = 30.0, http_port: int = 0) -> int:
+    """After the triage table: each technician's shadow-agent proposals, then one confirmed by
+    its technician (runbook applied, written back, resolved) and the quality scorecard.
+
+    Returns 1 when no proposal appeared in time, else 0. Needs the shadow component in the mesh;
+    confirming needs TicketService wired with it (``TicketServicer(..., actions=...)``)."""
+    import grpc
+
+    async with OmegaClient(target) as client:
+        deadline = time.monotonic() + timeout_s
+        proposals: list[ticket_pb2.Proposal] = []
+        while time.monotonic() < deadline:
+            try:
+                proposals = await client.list_proposals(page_size=100)
+            except grpc.aio.AioRpcError as err:
+                out.write(f"shadow: the shadow team is not running ({err.code().name})\n")
+                return 1
+            if proposals:
+                await asyncio.sleep(0.5)  # let the rest of the wave land
+                proposals = await client.list_proposals(page_size=100)
+                break
+            await asyncio.sleep(0.2)
+        if not proposals:
+            out.write("shadow: no proposal appeared in time\n")
+            return 1
+        out.write(f"\nshadow agents prepared {len(proposals)} proposals:\n")
+        out.write(f"{'technician':<14} {'state':<10} {'action':<24} {'conf':>5}  next step\n")
+        for p in proposals:
+            state = ticket_pb2.ProposalState.Name(p.state).removeprefix("PROPOSAL_STATE_")  # type: ignore[arg-type]
+            action = p.runbook or "write triage to PSA"
+            out.write(f"{p.technician[:14]:<14} {state + (' (auto)' if p.auto else ''):<10} {action[:24]:<24} "
+                      f"{p.confidence:>5.2f}  {p.next_step[:70]}\n")
+        pick = next((p for p in proposals if p.runbook and p.state == ticket_pb2.PROPOSAL_STATE_PROPOSED), None)
+        pick = pick or next((p for p in proposals if p.state == ticket_pb2.PROPOSAL_STATE_PROPOSED), None)
+        if pick is not None:
+            # The shared "unassigned" queue may be taken by any technician of the tenant.
+            who = pick.technician if pick.technician != "unassigned" else "demo-technician"
+            async with OmegaClient(target, technician=who) as tech:
+                sugg = await tech.get_suggestions(pick.ticket_id)
+                out.write(f"\n{who} confirms '{pick.runbook or 'triage'}' on "
+                          f"{sugg.ticket.title[:60]!r} (single-use token issued to them)\n")
+                try:
+                    done = await tech.confirm_proposal(pick.id, sugg.confirmation_token)
+                    state = ticket_pb2.ProposalState.Name(done.state).removeprefix("PROPOSAL_STATE_")  # type: ignore[arg-type]
+                    out.write(f"  → {state}: {done.execution_summary or 'triage written back'}\n")
+                except grpc.aio.AioRpcError as err:
+                    out.write(f"  → not applied: {err.code().name} {err.details()}\n")
+        card = await client.get_scorecard()
+        out.write(
+            f"\nscorecard: auto-resolution {card.auto_resolution_rate:.0%}, override {card.override_rate:.0%}, "
+            f"reopen {card.reopen_rate:.0%}, confident-but-wrong {card.confident_but_wrong}, "
+            f"SLA at risk {card.sla_at_risk}\n"
+        )
+        if http_port:
+            out.write(f"dashboard: http://127.0.0.1:{http_port}/dashboard\n")
+        return 0

@@ -73,8 +73,18 @@ def settings(tmp_path: Path) -> OmegaSettings:
 
 
 @pytest.fixture
-async def mesh(settings: OmegaSettings, triager: RuleOfThumbTriager) -> AsyncIterator[EmbeddedMesh]:
-    m = EmbeddedMesh(settings, triager=triager, embedder=None)
+def mesh_components() -> list[Any] | None:
+    """The mesh fixture's components: None means the default ones (shadow, MCP, federation…).
+    Tests of the ingest/pipeline mechanics override this with [] so that downstream teams
+    (the shadow team moves TRIAGED tickets on to PROPOSED) do not race their assertions."""
+    return None
+
+
+@pytest.fixture
+async def mesh(
+    settings: OmegaSettings, triager: RuleOfThumbTriager, mesh_components: list[Any] | None
+) -> AsyncIterator[EmbeddedMesh]:
+    m = EmbeddedMesh(settings, triager=triager, embedder=None, components=mesh_components)
     await m.start()
     try:
         yield m

@@ -58,6 +58,47 @@ CREATE TABLE IF NOT EXISTS ticket_events(
   step TEXT NOT NULL, attempt INTEGER NOT NULL, started_at REAL NOT NULL, finished_at REAL NOT NULL,
   outcome TEXT NOT NULL, error TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS ticket_events_by_ticket ON ticket_events(tenant, ticket_id, id);
+-- teams/shadow: proposals, confirmation tokens (hashes only), the append-only audit log,
+-- labelled examples for the model trainer, PSA write-backs (idempotency) and resolutions.
+CREATE TABLE IF NOT EXISTS shadow_proposals(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL, technician TEXT NOT NULL,
+  kind TEXT NOT NULL, runbook TEXT NOT NULL DEFAULT '', params TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL, confidence REAL NOT NULL DEFAULT 0, auto INTEGER NOT NULL DEFAULT 0,
+  suggestion TEXT NOT NULL DEFAULT '{}', model_version TEXT NOT NULL DEFAULT '',
+  basis TEXT NOT NULL DEFAULT '', execution TEXT, error TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL, updated_at REAL NOT NULL, expires_at REAL NOT NULL,
+  UNIQUE(tenant, ticket_id, basis));
+CREATE INDEX IF NOT EXISTS shadow_proposals_by_tech ON shadow_proposals(tenant, technician, state);
+CREATE INDEX IF NOT EXISTS shadow_proposals_by_ticket ON shadow_proposals(tenant, ticket_id);
+CREATE TABLE IF NOT EXISTS shadow_tokens(
+  token_sha256 TEXT PRIMARY KEY, tenant TEXT NOT NULL, proposal_id TEXT NOT NULL,
+  technician TEXT NOT NULL, expires_at REAL NOT NULL, used_at REAL);
+CREATE TABLE IF NOT EXISTS shadow_audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL,
+  proposal_id TEXT NOT NULL DEFAULT '', actor TEXT NOT NULL, action TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}', model_version TEXT NOT NULL DEFAULT '', at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS shadow_audit_by_ticket ON shadow_audit(tenant, ticket_id, id);
+CREATE TRIGGER IF NOT EXISTS shadow_audit_no_update BEFORE UPDATE ON shadow_audit
+  BEGIN SELECT RAISE(ABORT, 'shadow_audit is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS shadow_audit_no_delete BEFORE DELETE ON shadow_audit
+  BEGIN SELECT RAISE(ABORT, 'shadow_audit is append-only'); END;
+CREATE TABLE IF NOT EXISTS shadow_examples(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL,
+  kind TEXT NOT NULL, title TEXT NOT NULL, description TEXT NOT NULL,
+  category TEXT NOT NULL DEFAULT '', priority TEXT NOT NULL DEFAULT '',
+  queue TEXT NOT NULL DEFAULT '', technician TEXT NOT NULL DEFAULT '',
+  predicted TEXT NOT NULL DEFAULT '{}', model_version TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS shadow_examples_by_tenant ON shadow_examples(tenant, id);
+CREATE TABLE IF NOT EXISTS shadow_writebacks(
+  idempotency_key TEXT PRIMARY KEY, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL,
+  target TEXT NOT NULL, request TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS shadow_resolutions(
+  id TEXT PRIMARY KEY, tenant TEXT NOT NULL, ticket_id TEXT NOT NULL, technician TEXT NOT NULL,
+  proposal_id TEXT NOT NULL DEFAULT '', resolution TEXT NOT NULL, auto INTEGER NOT NULL DEFAULT 0,
+  resolved_at REAL NOT NULL, reopened_at REAL);
+CREATE INDEX IF NOT EXISTS shadow_resolutions_by_ticket ON shadow_resolutions(tenant, ticket_id);
 """
 
 _Op = tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any], asyncio.AbstractEventLoop]

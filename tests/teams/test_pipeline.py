@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from omega.tickets.v1 import ticket_pb2
 
 from mesh.app import EmbeddedMesh
 from mesh.demo import wait_settled
 from sdk.client import OmegaClient
 from tests.conftest import RuleOfThumbTriager, make_settings
+
+
+@pytest.fixture
+def mesh_components() -> list[object]:
+    """Only ingest and the pipeline: no downstream team moves tickets past TRIAGED here."""
+    return []
 
 
 def generic(ticket_id: str, title: str, **extra: str) -> bytes:
@@ -40,7 +47,7 @@ async def test_a_step_that_keeps_failing_is_dead_lettered_and_replayable(tmp_pat
     triager = RuleOfThumbTriager()
     triager.fail_times = 3
     settings = make_settings(tmp_path, max_attempts=3)
-    m = EmbeddedMesh(settings, triager=triager)
+    m = EmbeddedMesh(settings, triager=triager, components=[])
     await m.start()
     try:
         async with OmegaClient(m.grpc_target) as client:

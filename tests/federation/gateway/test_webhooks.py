@@ -20,6 +20,13 @@ CW_KEY = "test-signing-key"  # the reference test vector's signing key
 BMS_SECRET = "bms-shared-secret-for-tests"
 
 
+
+@pytest.fixture
+def mesh_components() -> list[object]:
+    """Only ingest and the pipeline: no downstream team moves tickets past TRIAGED here."""
+    return []
+
+
 def autotask_sig(raw: bytes, secret: str = AUTOTASK_SECRET) -> str:
     return "sha1=" + base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha1).digest()).decode()
 
@@ -41,7 +48,7 @@ async def hooked(tmp_path: Path) -> EmbeddedMesh:  # type: ignore[misc]
         "[tenants.acme]\n"
         f'autotask_webhook_secret = "acme-only-secret"\n'
     )
-    m = EmbeddedMesh(settings, triager=RuleOfThumbTriager())
+    m = EmbeddedMesh(settings, triager=RuleOfThumbTriager(), components=[])
     await m.start()
     yield m
     await m.stop(grace_s=0.5)
@@ -160,7 +167,7 @@ async def test_datto_rmm_webhook_needs_the_tenant_token(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     settings.data_dir.mkdir(parents=True)
     settings.tenants_path.write_text('[tenants.default]\ndatto_rmm_webhook_token = "tok-123"\n')
-    m = EmbeddedMesh(settings, triager=RuleOfThumbTriager())
+    m = EmbeddedMesh(settings, triager=RuleOfThumbTriager(), components=[])
     await m.start()
     try:
         raw = json.dumps({"alertUID": "b0f6a3e2-55a0", "alertMessage": "Disk usage on C: exceeded threshold",

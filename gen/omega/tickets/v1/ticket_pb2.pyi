@@ -40,6 +40,23 @@ class DecisionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DECISION_METHOD_SOURCE: _ClassVar[DecisionMethod]
     DECISION_METHOD_HUMAN: _ClassVar[DecisionMethod]
     DECISION_METHOD_LLM: _ClassVar[DecisionMethod]
+
+class ProposalState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROPOSAL_STATE_UNSPECIFIED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_PROPOSED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_CONFIRMED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_REJECTED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_EXPIRED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_APPLIED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_FAILED: _ClassVar[ProposalState]
+    PROPOSAL_STATE_REVERTED: _ClassVar[ProposalState]
+
+class ProposalKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROPOSAL_KIND_UNSPECIFIED: _ClassVar[ProposalKind]
+    PROPOSAL_KIND_RUNBOOK: _ClassVar[ProposalKind]
+    PROPOSAL_KIND_TRIAGE: _ClassVar[ProposalKind]
 SOURCE_SYSTEM_UNSPECIFIED: SourceSystem
 SOURCE_SYSTEM_AUTOTASK: SourceSystem
 SOURCE_SYSTEM_CONNECTWISE: SourceSystem
@@ -62,6 +79,17 @@ DECISION_METHOD_RULES: DecisionMethod
 DECISION_METHOD_SOURCE: DecisionMethod
 DECISION_METHOD_HUMAN: DecisionMethod
 DECISION_METHOD_LLM: DecisionMethod
+PROPOSAL_STATE_UNSPECIFIED: ProposalState
+PROPOSAL_STATE_PROPOSED: ProposalState
+PROPOSAL_STATE_CONFIRMED: ProposalState
+PROPOSAL_STATE_REJECTED: ProposalState
+PROPOSAL_STATE_EXPIRED: ProposalState
+PROPOSAL_STATE_APPLIED: ProposalState
+PROPOSAL_STATE_FAILED: ProposalState
+PROPOSAL_STATE_REVERTED: ProposalState
+PROPOSAL_KIND_UNSPECIFIED: ProposalKind
+PROPOSAL_KIND_RUNBOOK: ProposalKind
+PROPOSAL_KIND_TRIAGE: ProposalKind
 
 class Alternative(_message.Message):
     __slots__ = ("label", "probability")
@@ -174,3 +202,60 @@ class Ticket(_message.Message):
     is_trigger: bool
     source_category: str
     def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., source: _Optional[_Union[SourceSystem, str]] = ..., external_id: _Optional[str] = ..., external_number: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., company: _Optional[str] = ..., contact_name: _Optional[str] = ..., contact_email: _Optional[str] = ..., source_status: _Optional[str] = ..., source_priority: _Optional[str] = ..., source_queue: _Optional[str] = ..., source_assignee: _Optional[str] = ..., state: _Optional[_Union[TicketState, str]] = ..., triage: _Optional[_Union[Triage, _Mapping]] = ..., raw_payload_id: _Optional[str] = ..., payload_version: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., is_trigger: _Optional[bool] = ..., source_category: _Optional[str] = ...) -> None: ...
+
+class Proposal(_message.Message):
+    __slots__ = ("id", "tenant", "ticket_id", "technician", "kind", "state", "runbook", "params", "confidence", "auto", "summary", "next_step", "reply_draft", "dry_run", "reasons", "auto_apply_reason", "model_version", "error", "execution_summary", "create_time", "update_time", "expire_time", "similar")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    TECHNICIAN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RUNBOOK_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    AUTO_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    NEXT_STEP_FIELD_NUMBER: _ClassVar[int]
+    REPLY_DRAFT_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    AUTO_APPLY_REASON_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    SIMILAR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    tenant: str
+    ticket_id: str
+    technician: str
+    kind: ProposalKind
+    state: ProposalState
+    runbook: str
+    params: _containers.ScalarMap[str, str]
+    confidence: float
+    auto: bool
+    summary: str
+    next_step: str
+    reply_draft: str
+    dry_run: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    auto_apply_reason: str
+    model_version: str
+    error: str
+    execution_summary: str
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    similar: _containers.RepeatedCompositeFieldContainer[SimilarTicket]
+    def __init__(self, id: _Optional[str] = ..., tenant: _Optional[str] = ..., ticket_id: _Optional[str] = ..., technician: _Optional[str] = ..., kind: _Optional[_Union[ProposalKind, str]] = ..., state: _Optional[_Union[ProposalState, str]] = ..., runbook: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., confidence: _Optional[float] = ..., auto: _Optional[bool] = ..., summary: _Optional[str] = ..., next_step: _Optional[str] = ..., reply_draft: _Optional[str] = ..., dry_run: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., auto_apply_reason: _Optional[str] = ..., model_version: _Optional[str] = ..., error: _Optional[str] = ..., execution_summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., similar: _Optional[_Iterable[_Union[SimilarTicket, _Mapping]]] = ...) -> None: ...

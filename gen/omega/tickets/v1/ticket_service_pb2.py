@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from omega.tickets.v1 import ticket_pb2 as omega_dot_tickets_dot_v1_dot_ticket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%omega/tickets/v1/ticket_service.proto\x12\x10omega.tickets.v1\x1a\x1domega/tickets/v1/ticket.proto\"5\n\x10GetTicketRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"=\n\x11GetTicketResponse\x12(\n\x06ticket\x18\x01 \x01(\x0b\x32\x18.omega.tickets.v1.Ticket\"y\n\x12ListTicketsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.omega.tickets.v1.TicketState\"Y\n\x13ListTicketsResponse\x12)\n\x07tickets\x18\x01 \x03(\x0b\x32\x18.omega.tickets.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xc1\x01\n\rTicketService\x12T\n\tGetTicket\x12\".omega.tickets.v1.GetTicketRequest\x1a#.omega.tickets.v1.GetTicketResponse\x12Z\n\x0bListTickets\x12$.omega.tickets.v1.ListTicketsRequest\x1a%.omega.tickets.v1.ListTicketsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%omega/tickets/v1/ticket_service.proto\x12\x10omega.tickets.v1\x1a\x1domega/tickets/v1/ticket.proto\"5\n\x10GetTicketRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\"=\n\x11GetTicketResponse\x12(\n\x06ticket\x18\x01 \x01(\x0b\x32\x18.omega.tickets.v1.Ticket\"y\n\x12ListTicketsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12,\n\x05state\x18\x04 \x01(\x0e\x32\x1d.omega.tickets.v1.TicketState\"Y\n\x13ListTicketsResponse\x12)\n\x07tickets\x18\x01 \x03(\x0b\x32\x18.omega.tickets.v1.Ticket\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"m\n\x16\x43onfirmProposalRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0bproposal_id\x18\x02 \x01(\t\x12\x12\n\ntechnician\x18\x03 \x01(\t\x12\x1a\n\x12\x63onfirmation_token\x18\x04 \x01(\t\"G\n\x17\x43onfirmProposalResponse\x12,\n\x08proposal\x18\x01 \x01(\x0b\x32\x1a.omega.tickets.v1.Proposal\"\x93\x01\n\x15RejectProposalRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0bproposal_id\x18\x02 \x01(\t\x12\x12\n\ntechnician\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x10\n\x08priority\x18\x06 \x01(\t\x12\r\n\x05queue\x18\x07 \x01(\t\"F\n\x16RejectProposalResponse\x12,\n\x08proposal\x18\x01 \x01(\x0b\x32\x1a.omega.tickets.v1.Proposal\"\x80\x01\n\x14\x43orrectTriageRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x12\n\ntechnician\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x10\n\x08priority\x18\x05 \x01(\t\x12\r\n\x05queue\x18\x06 \x01(\t\"A\n\x15\x43orrectTriageResponse\x12(\n\x06ticket\x18\x01 \x01(\x0b\x32\x18.omega.tickets.v1.Ticket\"a\n\x14ResolveTicketRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x11\n\tticket_id\x18\x02 \x01(\t\x12\x12\n\ntechnician\x18\x03 \x01(\t\x12\x12\n\nresolution\x18\x04 \x01(\t\"X\n\x15ResolveTicketResponse\x12(\n\x06ticket\x18\x01 \x01(\x0b\x32\x18.omega.tickets.v1.Ticket\x12\x15\n\rresolution_id\x18\x02 \x01(\t2\xd2\x04\n\rTicketService\x12T\n\tGetTicket\x12\".omega.tickets.v1.GetTicketRequest\x1a#.omega.tickets.v1.GetTicketResponse\x12Z\n\x0bListTickets\x12$.omega.tickets.v1.ListTicketsRequest\x1a%.omega.tickets.v1.ListTicketsResponse\x12\x66\n\x0f\x43onfirmProposal\x12(.omega.tickets.v1.ConfirmProposalRequest\x1a).omega.tickets.v1.ConfirmProposalResponse\x12\x63\n\x0eRejectProposal\x12\'.omega.tickets.v1.RejectProposalRequest\x1a(.omega.tickets.v1.RejectProposalResponse\x12`\n\rCorrectTriage\x12&.omega.tickets.v1.CorrectTriageRequest\x1a\'.omega.tickets.v1.CorrectTriageResponse\x12`\n\rResolveTicket\x12&.omega.tickets.v1.ResolveTicketRequest\x1a\'.omega.tickets.v1.ResolveTicketResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +40,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTTICKETSREQUEST']._serialized_end=329
   _globals['_LISTTICKETSRESPONSE']._serialized_start=331
   _globals['_LISTTICKETSRESPONSE']._serialized_end=420
-  _globals['_TICKETSERVICE']._serialized_start=423
-  _globals['_TICKETSERVICE']._serialized_end=616
+  _globals['_CONFIRMPROPOSALREQUEST']._serialized_start=422
+  _globals['_CONFIRMPROPOSALREQUEST']._serialized_end=531
+  _globals['_CONFIRMPROPOSALRESPONSE']._serialized_start=533
+  _globals['_CONFIRMPROPOSALRESPONSE']._serialized_end=604
+  _globals['_REJECTPROPOSALREQUEST']._serialized_start=607
+  _globals['_REJECTPROPOSALREQUEST']._serialized_end=754
+  _globals['_REJECTPROPOSALRESPONSE']._serialized_start=756
+  _globals['_REJECTPROPOSALRESPONSE']._serialized_end=826
+  _globals['_CORRECTTRIAGEREQUEST']._serialized_start=829
+  _globals['_CORRECTTRIAGEREQUEST']._serialized_end=957
+  _globals['_CORRECTTRIAGERESPONSE']._serialized_start=959
+  _globals['_CORRECTTRIAGERESPONSE']._serialized_end=1024
+  _globals['_RESOLVETICKETREQUEST']._serialized_start=1026
+  _globals['_RESOLVETICKETREQUEST']._serialized_end=1123
+  _globals['_RESOLVETICKETRESPONSE']._serialized_start=1125
+  _globals['_RESOLVETICKETRESPONSE']._serialized_end=1213
+  _globals['_TICKETSERVICE']._serialized_start=1216
+  _globals['_TICKETSERVICE']._serialized_end=1810
 # @@protoc_insertion_point(module_scope)

@@ -45,6 +45,26 @@ class TicketServiceStub:
                 request_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsRequest.SerializeToString,
                 response_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsResponse.FromString,
                 _registered_method=True)
+        self.ConfirmProposal = channel.unary_unary(
+                '/omega.tickets.v1.TicketService/ConfirmProposal',
+                request_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalRequest.SerializeToString,
+                response_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalResponse.FromString,
+                _registered_method=True)
+        self.RejectProposal = channel.unary_unary(
+                '/omega.tickets.v1.TicketService/RejectProposal',
+                request_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalRequest.SerializeToString,
+                response_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalResponse.FromString,
+                _registered_method=True)
+        self.CorrectTriage = channel.unary_unary(
+                '/omega.tickets.v1.TicketService/CorrectTriage',
+                request_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageRequest.SerializeToString,
+                response_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageResponse.FromString,
+                _registered_method=True)
+        self.ResolveTicket = channel.unary_unary(
+                '/omega.tickets.v1.TicketService/ResolveTicket',
+                request_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketRequest.SerializeToString,
+                response_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketResponse.FromString,
+                _registered_method=True)
 
 
 class TicketServiceServicer:
@@ -65,6 +85,34 @@ class TicketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmProposal(self, request, context):
+        """ConfirmProposal confirms a proposal with a single-use token and applies it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectProposal(self, request, context):
+        """RejectProposal rejects a proposal; the ticket is left untouched and the model learns from it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CorrectTriage(self, request, context):
+        """CorrectTriage replaces a wrong category, priority or queue and writes it back to the PSA.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveTicket(self, request, context):
+        """ResolveTicket resolves a ticket with the technician's resolution and writes it back to the PSA.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TicketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +125,26 @@ def add_TicketServiceServicer_to_server(servicer, server):
                     servicer.ListTickets,
                     request_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsRequest.FromString,
                     response_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsResponse.SerializeToString,
+            ),
+            'ConfirmProposal': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmProposal,
+                    request_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalRequest.FromString,
+                    response_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalResponse.SerializeToString,
+            ),
+            'RejectProposal': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectProposal,
+                    request_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalRequest.FromString,
+                    response_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalResponse.SerializeToString,
+            ),
+            'CorrectTriage': grpc.unary_unary_rpc_method_handler(
+                    servicer.CorrectTriage,
+                    request_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageRequest.FromString,
+                    response_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageResponse.SerializeToString,
+            ),
+            'ResolveTicket': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveTicket,
+                    request_deserializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketRequest.FromString,
+                    response_serializer=omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +202,114 @@ class TicketService:
             '/omega.tickets.v1.TicketService/ListTickets',
             omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsRequest.SerializeToString,
             omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ListTicketsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmProposal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omega.tickets.v1.TicketService/ConfirmProposal',
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalRequest.SerializeToString,
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ConfirmProposalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectProposal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omega.tickets.v1.TicketService/RejectProposal',
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalRequest.SerializeToString,
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.RejectProposalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CorrectTriage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omega.tickets.v1.TicketService/CorrectTriage',
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageRequest.SerializeToString,
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.CorrectTriageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveTicket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omega.tickets.v1.TicketService/ResolveTicket',
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketRequest.SerializeToString,
+            omega_dot_tickets_dot_v1_dot_ticket__service__pb2.ResolveTicketResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,49 @@
+"""Labelled examples for the model trainer (``omega model train``), never trained in the server.
+
+Technicians' corrections and confirmed resolutions are stored in ``shadow_examples``; these
+functions read them back as training rows. Retraining is the CLI's job, out of process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+# Rejections say "not this runbook", not what the labels are, unless a technician gave labels.
+TRAINING_KINDS = ("correction", "confirmed_resolution", "confirmed_triage", "rejected_proposal")
+
+
+def read_examples(db_path: Path, tenant: str, *, after_id: int = 0) -> list[dict[str, Any]]:
+    """Every labelled example of ``tenant`` in the store at ``db_path`` (read-only), oldest first."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute(
+            "SELECT id, ticket_id, kind, title, description, category, priority, queue, technician,"
+            " model_version, created_at FROM shadow_examples WHERE tenant=? AND id>? ORDER BY id",
+            (tenant, after_id),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []  # a store from before the shadow team: no examples yet
+    finally:
+        conn.close()
+    return [dict(r) for r in rows]
+
+
+def training_rows(db_path: Path, tenant: str) -> list[Any]:
+    """The examples as ``titans.local.model.LabelledTicket`` rows, latest label per ticket wins,
+    ready for ``LocalTriage.train(tenant, rows)``."""
+    from titans.local.model import LabelledTicket  # the local Titan; imported only when training
+
+    latest: dict[str, dict[str, Any]] = {}
+    for ex in read_examples(db_path, tenant):
+        if ex["kind"] in TRAINING_KINDS and ex["category"]:
+            latest[ex["ticket_id"]] = ex
+    return [
+        LabelledTicket(
+            title=ex["title"], description=ex["description"], category=ex["category"],
+            priority=ex["priority"], queue=ex["queue"], technician=ex["technician"], ticket_id=ex["ticket_id"],
+        )
+        for ex in latest.values()
+    ]
