@@ -82,3 +82,21 @@ class DeadLetterStore(Protocol):
     async def get(self, tenant: str, dead_letter_id: str) -> DeadLetterRecord | None: ...
 
     async def mark_replayed(self, dead_letter_id: str) -> None: ...
+
+
+class Store(Protocol):
+    """What ``backends.factory.open_store`` returns: the ports the mesh runs on.
+
+    ``EmbeddedStore`` (SQLite) and ``backends.composite.CompositeStore`` (Cosmos DB + Blob
+    Storage + Redis Streams or Service Bus) both provide these attributes; the composite also
+    has ``async start()`` and ``async aclose()``, which callers should prefer when present.
+    """
+
+    bus: Any
+    journal: Any
+    tickets: Any
+    dead_letters: Any
+    timeline: Any
+    features: Any
+
+    def close(self) -> None: ...

@@ -1,0 +1,219 @@
+"""The embedded mesh on the production adapters: OMEGA_BUS=redis, OMEGA_DOCUMENTS=cosmos,
+OMEGA_BLOBS=azure against the local servers (Redis, @vercel/cosmosdb-server, Azurite).
+
+The failure test runs its own redis-server on a free port (never the shared one on 6379), with
+an fsync-always append-only file so that stopping and restarting it keeps the streams, and
+stops it while tickets flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from omega.tickets.v1 import ticket_pb2
+
+from backends.composite import CompositeStore
+from backends.settings import AZURITE_CONNECTION_STRING
+from mesh.app import EmbeddedMesh
+from mesh.demo import wait_settled
+from sdk.client import OmegaClient, RetryPolicy
+from tests.backends.conftest import (
+    AZURITE,
+    COSMOS,
+    COSMOS_ENDPOINT,
+    COSMOS_KEY,
+    REDIS,
+    require,
+    unique,
+)
+from tests.conftest import RuleOfThumbTriager, make_settings
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def generic(ticket_id: str, title: str) -> bytes:
+    return json.dumps({"id": ticket_id, "title": title, "description": "Outlook mail is down"}).encode()
+
+
+def production_env(monkeypatch: pytest.MonkeyPatch, redis_port: int) -> str:
+    """OMEGA_ settings for the composite store on the local servers; returns the Cosmos db."""
+    database = unique("omegae2e")
+    env = {
+        "OMEGA_BUS": "redis",
+        "OMEGA_DOCUMENTS": "cosmos",
+        "OMEGA_BLOBS": "azure",
+        "OMEGA_REDIS_HOST": "127.0.0.1",
+        "OMEGA_REDIS_PORT": str(redis_port),
+        "OMEGA_REDIS_PREFIX": unique("omega-e2e-"),
+        "OMEGA_COSMOS_ENDPOINT": COSMOS_ENDPOINT,
+        "OMEGA_COSMOS_KEY": COSMOS_KEY,
+        "OMEGA_COSMOS_DATABASE": database,
+        "OMEGA_COSMOS_CREATE_CONTAINERS": "true",
+        "OMEGA_BLOB_CONNECTION_STRING": AZURITE_CONNECTION_STRING,
+        "OMEGA_BLOB_RAW_CONTAINER": unique("raw-"),
+        "OMEGA_BLOB_AUDIT_CONTAINER": unique("audit-"),
+        "OMEGA_BLOB_CREATE_CONTAINERS": "true",
+        "OMEGA_OUTBOX_INTERVAL_S": "0.3",
+        "OMEGA_OUTBOX_GRACE_S": "0.5",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    return database
+
+
+async def start_mesh(tmp_path: Path) -> EmbeddedMesh:
+    settings = make_settings(tmp_path, visibility_timeout_s=1.5, workers=2)
+    mesh = EmbeddedMesh(settings, triager=RuleOfThumbTriager(), components=[])
+    await mesh.start()
+    assert isinstance(mesh.store, CompositeStore)
+    return mesh
+
+
+async def stop_mesh(mesh: EmbeddedMesh, database: str) -> None:
+    store = mesh.store
+    await mesh.stop(grace_s=0.5)
+    if isinstance(store, CompositeStore):
+        if store._closing is not None:
+            await store._closing
+        # Drop the test's database (a fresh client: the store's is closed).
+        from backends.cosmos.documents import CosmosDocuments
+
+        docs = CosmosDocuments.connect(COSMOS_ENDPOINT, COSMOS_KEY, database)
+        try:
+            await docs.client.delete_database(database)
+        except Exception:  # noqa: BLE001 - the emulator is in-memory anyway
+            pass
+        await docs.aclose()
+
+
+@pytest.fixture
+def servers() -> None:
+    for addr, what in ((REDIS, "redis"), (AZURITE, "azurite"), (COSMOS, "cosmosdb-server")):
+        require(addr, what)
+
+
+async def test_the_mesh_triages_tickets_on_redis_cosmos_and_blob_storage(
+    servers: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = production_env(monkeypatch, REDIS[1])
+    mesh = await start_mesh(tmp_path)
+    try:
+        async with OmegaClient(mesh.grpc_target) as client:
+            results = [await client.ingest_ticket(generic(f"E-{n}", f"Outlook crash {n}")) for n in range(5)]
+            assert not any(r.duplicate for r in results)
+            dup = await client.ingest_ticket(generic("E-0", "Outlook crash 0"))
+            assert dup.duplicate and dup.ticket_id == results[0].ticket_id
+            for r in results:
+                ticket = await wait_settled(client, r.ticket_id, timeout_s=30)
+                assert ticket.state == ticket_pb2.TICKET_STATE_TRIAGED
+        assert mesh.store is not None
+        raw = await mesh.store.journal.get_raw(results[0].raw_payload_id)
+        assert raw is not None and b"E-0" in raw.body
+        steps = [e.step for e in await mesh.store.timeline.events("default", results[0].ticket_id)]
+        assert steps == ["ticket.raw", "ticket.normalized"]
+    finally:
+        await stop_mesh(mesh, database)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, *, open_: bool, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            up = True
+        except OSError:
+            up = False
+        if up == open_:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"redis on {port} did not {'open' if open_ else 'close'}")
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, persisted to an fsync-always append-only file."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port, open_=True)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+        wait_port(self.port, open_=False)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (run .ci/services.sh)")
+    server = PrivateRedis(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.proc is not None:
+            server.proc.kill()
+            server.proc.wait(timeout=10)
+
+
+async def test_ingest_is_unavailable_while_redis_is_down_and_every_accepted_ticket_completes(
+    servers: None, private_redis: PrivateRedis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = production_env(monkeypatch, private_redis.port)
+    mesh = await start_mesh(tmp_path)
+    accepted: list[str] = []
+    refused: list[bytes] = []
+    try:
+        async with OmegaClient(mesh.grpc_target, retry=RetryPolicy(attempts=1)) as client:
+            for n in range(6):
+                accepted.append((await client.ingest_ticket(generic(f"F-{n}", f"Mail down {n}"))).ticket_id)
+            await asyncio.to_thread(private_redis.stop)  # while those tickets are in flight
+            for n in range(6, 9):
+                payload = generic(f"F-{n}", f"Mail down {n}")
+                with pytest.raises(grpc.aio.AioRpcError) as err:
+                    await client.ingest_ticket(payload)
+                assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+                refused.append(payload)
+            await asyncio.to_thread(private_redis.start)
+            # The PSA retries what was refused; new tickets arrive too.
+            for payload in refused:
+                res = await client.ingest_ticket(payload)
+                assert not res.duplicate
+                accepted.append(res.ticket_id)
+            accepted.append((await client.ingest_ticket(generic("F-9", "Mail down 9"))).ticket_id)
+            states = [(await wait_settled(client, t, timeout_s=40)).state for t in accepted]
+        assert states == [ticket_pb2.TICKET_STATE_TRIAGED] * len(accepted)
+        assert len(set(accepted)) == 10
+    finally:
+        await stop_mesh(mesh, database)
+
