@@ -88,7 +88,13 @@ class PipelineRunner:
             if not messages:
                 await self._store.bus.wait_for_work(self._policy.idle_poll_s)
                 continue
-            await asyncio.gather(*(self._deliver(m) for m in messages))
+            results = await asyncio.gather(
+                *(self._deliver(m) for m in messages), return_exceptions=True
+            )
+            for failure in (r for r in results if isinstance(r, BaseException)):
+                # A store outage while settling a message: the lease expires and the message
+                # is delivered again; the worker itself must keep running.
+                log.error("could not settle a message: %s", failure)
 
     async def _deliver(self, message: Message) -> None:
         step = self._steps[message.topic]
