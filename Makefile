@@ -50,3 +50,8 @@ clean:
 .PHONY: mesh-check
 mesh-check: install
 	$(BIN)/python -m mesh.check
+
+## bench-mcp: MCP tool calls over streamable HTTP vs the same calls over gRPC (10 clients)
+.PHONY: bench-mcp
+bench-mcp: install
+	$(BIN)/python -m bench.mcp

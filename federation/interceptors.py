@@ -1,20 +1,77 @@
-"""Interceptors shared by every OMEGA gRPC server: errors → statuses, tenant metadata."""
+"""Interceptors shared by every OMEGA gRPC server and client.
+
+Server side (``ErrorAndTenantInterceptor``, installed by ``federation.serving.new_server``), per
+call: errors → gRPC statuses with ErrorInfo details; the tenant from metadata →
+``current_tenant``; the W3C trace context (``traceparent``/``tracestate`` metadata) → the
+OpenTelemetry context (a server span when an OpenTelemetry SDK is installed; with the API alone
+the incoming context is carried unchanged); the call's deadline → ``current_deadline``; and,
+when a token map is configured, ``authorization: Bearer <token>`` → the token's tenant and
+technician (no token map, the embedded default: no authentication here; Istio and the gateway
+authenticate in production).
+
+Client side (``client_interceptors()``, for channels that call other OMEGA services): the
+current trace context is injected as ``traceparent`` and the remaining deadline of the call
+being served caps the outgoing call's timeout.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 
-from federation.errors import ERROR_DOMAIN, OmegaError
-from federation.tenancy import TENANT_METADATA_KEY, current_tenant
+from federation.errors import ERROR_DOMAIN, OmegaError, PermissionDenied, Unauthenticated
+from federation.tenancy import TECHNICIAN_METADATA_KEY, TENANT_METADATA_KEY, current_tenant
 
 log = logging.getLogger(__name__)
+
+# The technician a call acts for (metadata or the bearer token), like ``current_tenant``.
+current_technician: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "omega_technician", default=None
+)
+# time.monotonic() by which the call being served must answer (None: no deadline).
+current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "omega_deadline", default=None
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a bearer token speaks for."""
+
+    tenant: str
+    technician: str = ""
+
+
+class TokenMap:
+    """Bearer tokens → principals (compared in constant time)."""
+
+    def __init__(self, tokens: Mapping[str, Principal]) -> None:
+        self._tokens = dict(tokens)
+
+    def lookup(self, token: str) -> Principal | None:
+        found = None
+        for known, principal in self._tokens.items():
+            if hmac.compare_digest(known.encode(), token.encode()):
+                found = principal
+        return found
+
+
+def remaining_s() -> float | None:
+    """Seconds left before the deadline of the call being served (None: no deadline)."""
+    deadline = current_deadline.get()
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def status_for(exc: OmegaError) -> grpc.Status:
@@ -33,15 +90,68 @@ async def _abort_for(exc: BaseException, context: grpc.aio.ServicerContext, meth
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see server logs")
 
 
-def _tenant_from(context: grpc.aio.ServicerContext) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == TENANT_METADATA_KEY:
-            return str(value)
-    return None
+class _CallScope:
+    """Everything one served call puts in context vars, undone in reverse on exit."""
+
+    def __init__(self, context: grpc.aio.ServicerContext, method: str, tokens: TokenMap | None) -> None:
+        self._context = context
+        self._method = method
+        self._tokens = tokens
+        self._resets: list[Callable[[], None]] = []
+        self._span: Any = None
+
+    def enter(self) -> None:
+        md = {str(k): str(v) for k, v in (self._context.invocation_metadata() or ())}
+        tenant, technician = md.get(TENANT_METADATA_KEY), md.get(TECHNICIAN_METADATA_KEY)
+        self._set(current_tenant, tenant)
+        self._set(current_technician, technician)
+        remaining = self._context.time_remaining()
+        self._set(current_deadline, None if remaining is None else time.monotonic() + remaining)
+        otel_token = otel_context.attach(propagate.extract(md))
+        self._resets.append(lambda: otel_context.detach(otel_token))
+        tracer = trace.get_tracer("omega.federation")
+        self._span = tracer.start_span(self._method, kind=trace.SpanKind.SERVER)
+        span_token = otel_context.attach(trace.set_span_in_context(self._span))
+        self._resets.append(lambda: otel_context.detach(span_token))
+        if self._tokens is not None:
+            self._authenticate(md.get("authorization", ""), tenant, technician)
+
+    def _authenticate(self, header: str, tenant: str | None, technician: str | None) -> None:
+        assert self._tokens is not None
+        scheme, _, token = header.partition(" ")
+        principal = self._tokens.lookup(token.strip()) if scheme.lower() == "bearer" else None
+        if principal is None:
+            raise Unauthenticated("a valid bearer token is required", reason="BAD_TOKEN")
+        if tenant and tenant != principal.tenant:
+            raise PermissionDenied("the token is not valid for this tenant", reason="WRONG_TENANT")
+        if technician and principal.technician and technician != principal.technician:
+            raise PermissionDenied("the token is not this technician's", reason="WRONG_TECHNICIAN")
+        current_tenant.set(principal.tenant)
+        current_technician.set(principal.technician or technician)
+
+    def _set(self, var: contextvars.ContextVar[Any], value: Any) -> None:
+        token = var.set(value)
+        self._resets.append(lambda: var.reset(token))
+
+    def exit(self, error: BaseException | None = None) -> None:
+        if self._span is not None:
+            if error is not None and not isinstance(error, grpc.aio.AbortError):
+                self._span.record_exception(error)
+            self._span.end()
+        for reset in reversed(self._resets):
+            try:
+                reset()
+            except ValueError:  # reset from another context (a cancelled stream); harmless
+                pass
+        self._resets.clear()
 
 
 class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
-    """Sets ``current_tenant`` from metadata and maps exceptions to gRPC statuses."""
+    """Sets the call's context (tenant, technician, deadline, trace, principal) and maps
+    exceptions to gRPC statuses. ``tokens``: bearer tokens accepted (None: no authentication)."""
+
+    def __init__(self, tokens: TokenMap | None = None) -> None:
+        self._tokens = tokens
 
     async def intercept_service(
         self,
@@ -55,30 +165,36 @@ class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
 
         def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                token = current_tenant.set(_tenant_from(context))
+                scope = _CallScope(context, method, self._tokens)
+                error: BaseException | None = None
                 try:
+                    scope.enter()
                     return await fn(request, context)
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    error = exc
                     await _abort_for(exc, context, method)
                 finally:
-                    current_tenant.reset(token)
+                    scope.exit(error)
 
             return wrapped
 
         def streaming(fn: Callable[..., Any]) -> Callable[..., Any]:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                token = current_tenant.set(_tenant_from(context))
+                scope = _CallScope(context, method, self._tokens)
+                error: BaseException | None = None
                 try:
+                    scope.enter()
                     async for item in fn(request, context):
                         yield item
                 except grpc.aio.AbortError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - mapped to a status
+                    error = exc
                     await _abort_for(exc, context, method)
                 finally:
-                    current_tenant.reset(token)
+                    scope.exit(error)
 
             return wrapped
 
@@ -95,3 +211,41 @@ class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_stream:
             return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), **kwargs)
         return handler
+
+
+# ---- client side -----------------------------------------------------------------------------
+def _outgoing(details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    metadata = list(details.metadata or ())
+    present = {str(k) for k, _ in metadata}
+    metadata += [(k, v) for k, v in carrier.items() if k not in present]
+    timeout = details.timeout
+    left = remaining_s()
+    if left is not None and (timeout is None or left < timeout):
+        timeout = left
+    return grpc.aio.ClientCallDetails(
+        details.method, timeout, grpc.aio.Metadata(*metadata), details.credentials,
+        details.wait_for_ready,
+    )
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_outgoing(details), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_outgoing(details), request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(_outgoing(details), requests)
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors for channels to other OMEGA services: trace context and deadline propagation
+    (``grpc.aio.insecure_channel(target, interceptors=client_interceptors())``)."""
+    return [_UnaryUnary(), _UnaryStream(), _StreamUnary()]

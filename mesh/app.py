@@ -25,6 +25,13 @@ from starlette.routing import Route
 
 from backends.factory import open_store
 from backends.sqlite.adapters import EmbeddedStore
+from federation.components import (
+    FederationSettings,
+    PipelineTeams,
+    TeamAgents,
+    federation_components,
+    team_agents,
+)
 from federation.errors import FailedPrecondition
 from federation.gateway.webhooks import WebhookReceiver
 from federation.ingest.service import IngestService
@@ -55,7 +62,7 @@ def default_components(settings: OmegaSettings) -> list[Component]:
     from teams.shadow.component import ShadowComponent  # shadow agents, ShadowService, dashboard
     from teams.triage.component import TriageServiceComponent
 
-    return [TriageServiceComponent(), McpComponent(), ShadowComponent()]
+    return [TriageServiceComponent(), McpComponent(), ShadowComponent(), *federation_components()]
 
 
 class DataDirLock:
@@ -109,6 +116,9 @@ class EmbeddedMesh:
         self.store: EmbeddedStore | None = None
         self.tenants: TenantDirectory | None = None
         self.runner: PipelineRunner | None = None
+        self.teams: PipelineTeams | None = None
+        self._agents: TeamAgents | None = None
+        self._agents_channel: Any = None
         self.grpc_port = 0
         self.http_port = 0
         self._grpc: Any = None
@@ -151,7 +161,8 @@ class EmbeddedMesh:
         self._grpc = new_server()
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingest), self._grpc)
         ticket_service_pb2_grpc.add_TicketServiceServicer_to_server(
-            TicketServicer(self.store.tickets, self.tenants), self._grpc
+            TicketServicer(self.store.tickets, self.tenants, self.ctx.services.get("shadow")),
+            self._grpc,
         )
         names = [
             ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,
@@ -163,17 +174,22 @@ class EmbeddedMesh:
         self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
         await self._grpc.start()
 
-        self.runner = PipelineRunner(
-            self.store,
-            steps,
-            DeliveryPolicy(
-                max_attempts=s.max_attempts,
-                visibility_s=s.visibility_timeout_s,
-                backoff_s=s.retry_backoff_s,
-                backoff_max_s=s.retry_backoff_max_s,
-            ),
+        policy = DeliveryPolicy(
+            max_attempts=s.max_attempts,
+            visibility_s=s.visibility_timeout_s,
+            backoff_s=s.retry_backoff_s,
+            backoff_max_s=s.retry_backoff_max_s,
         )
-        self.runner.start(s.workers)
+        # With a Capacity Manager among the components, it starts and stops each team's
+        # workers (scale to zero when idle); otherwise a fixed PipelineRunner runs them.
+        self.teams = PipelineTeams(self.store, steps, policy)
+        managed = any(
+            getattr(c, "bind_pipeline", None) is not None and c.bind_pipeline(self.teams)
+            for c in self.components
+        )
+        if not managed:
+            self.runner = PipelineRunner(self.store, steps, policy)
+            self.runner.start(s.workers)
 
         self._client = OmegaClient(self.grpc_target, timeout_s=10.0)
         self._webhooks = WebhookReceiver(self._client, self.tenants)
@@ -181,6 +197,10 @@ class EmbeddedMesh:
         self.ctx.grpc_target, self.ctx.http_port = self.grpc_target, self.http_port
         for component in self.components:
             await component.serving(self.ctx)
+        registered = team_agents(self.ctx, self.teams, FederationSettings())
+        if registered is not None:
+            self._agents, self._agents_channel = registered
+            self._agents.start()
         await self._health.set(True)
         log.info("OMEGA embedded mesh up: grpc=%s http=%s", self.grpc_target, self.http_port)
 
@@ -217,7 +237,11 @@ class EmbeddedMesh:
             routes += component.routes()
         app = Starlette(routes=routes)
         host, port = _split_addr(self.settings.http_addr)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets it knows are TCP, and
+        # without it every HTTP answer waits ~40 ms for a delayed ACK.
+        sock = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(512)
@@ -248,6 +272,10 @@ class EmbeddedMesh:
                 await asyncio.gather(self._http_task, return_exceptions=True)
         if self._grpc is not None:
             await self._grpc.stop(grace_s)
+        if self._agents is not None:
+            await self._agents.stop()
+        if self._agents_channel is not None:
+            await self._agents_channel.close()
         if self.runner is not None:
             await self.runner.stop()
         for component in reversed(self.components):

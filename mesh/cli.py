@@ -26,10 +26,12 @@ def _settings() -> OmegaSettings:
 async def _up(args: argparse.Namespace) -> int:
     from mesh import logs
     from mesh.app import EmbeddedMesh
-    from mesh.demo import run_demo
+    from mesh.demo import run_demo, show_shadow_flow
 
     settings = _settings()
     logs.configure(settings.log_level, settings.log_json)
+    if args.processes:
+        return await _up_processes(args, settings)
     mesh = EmbeddedMesh(settings)
     await mesh.start()
     stop = asyncio.Event()
@@ -46,6 +48,7 @@ async def _up(args: argparse.Namespace) -> int:
     try:
         if args.demo:
             await run_demo(mesh.grpc_target, sys.stdout)
+            await show_shadow_flow(mesh.grpc_target, sys.stdout, http_port=mesh.http_port)
             if args.exit_after_demo:
                 return 0
             print("OMEGA keeps running; press Ctrl-C to stop.", flush=True)
@@ -53,6 +56,43 @@ async def _up(args: argparse.Namespace) -> int:
     finally:
         await mesh.stop()
     return 0
+
+
+async def _up_processes(args: argparse.Namespace, settings: OmegaSettings) -> int:
+    from mesh.demo import run_demo
+    from mesh.launcher import Launcher, describe
+
+    launcher = Launcher(settings, args.only.split(",") if args.only else None)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await launcher.start()
+    try:
+        print(describe(launcher), flush=True)
+        print(f"logs: {launcher.log_dir}; processes: {launcher.state_file}", flush=True)
+        healthy = asyncio.create_task(launcher.wait_healthy())
+        await asyncio.wait([healthy, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED")
+        if healthy.done() and healthy.result():
+            print("OMEGA is up (processes): every child is SERVING", flush=True)
+            if args.demo and "ingest" in launcher.children:
+                await run_demo(launcher.children["ingest"].grpc_addr, sys.stdout)
+                if args.exit_after_demo:
+                    return 0
+        await stop.wait()
+    finally:
+        await launcher.stop()
+    return 0
+
+
+# ---- omega serve -----------------------------------------------------------------------------
+async def _serve(args: argparse.Namespace) -> int:
+    from mesh import logs
+    from mesh.serve import serve
+
+    settings = _settings()
+    logs.configure(settings.log_level, settings.log_json)
+    return await serve(args.name, settings)
 
 
 # ---- omega ingest ----------------------------------------------------------------------------
@@ -151,6 +191,35 @@ async def _tickets_get(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _tickets_timeline(args: argparse.Namespace) -> int:
+    from google.protobuf.json_format import MessageToDict
+    from omega.orchestrator.v1 import orchestrator_pb2, orchestrator_pb2_grpc
+
+    from sdk.client import OmegaClient
+
+    async with OmegaClient(args.addr, tenant=args.tenant) as client:
+        stub = orchestrator_pb2_grpc.OrchestratorServiceStub(client.channel)
+        resp = await client.call(
+            stub.GetTicketTimeline,
+            orchestrator_pb2.GetTicketTimelineRequest(tenant=args.tenant or "", ticket_id=args.id),
+        )
+    if args.json:
+        print(json.dumps(MessageToDict(resp, preserving_proto_field_name=True), indent=2))
+        return 0
+    print(f"{resp.ticket_id}  [{resp.state}]")
+    for st in resp.steps:
+        took = st.duration.ToNanoseconds() / 1e6
+        outcome = orchestrator_pb2.StepOutcome.Name(st.outcome).removeprefix("STEP_OUTCOME_").lower()
+        when = st.start_time.ToDatetime().strftime("%H:%M:%S.%f")[:-3]
+        target = f" → {st.target_state}" if st.target_state and outcome == "ok" else ""
+        print(f"  {when}  {st.step:<18} attempt {st.attempt}  {took:8.1f} ms  {outcome}{target}")
+        if st.error:
+            print(f"      error: {st.error}")
+    if resp.error:
+        print(f"  error: {resp.error}")
+    return 0
+
+
 # ---- omega deadletter ------------------------------------------------------------------------
 async def _deadletter_list(args: argparse.Namespace) -> int:
     from sdk.client import OmegaClient
@@ -201,7 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the embedded mesh (all services in one process)")
     up.add_argument("--demo", action="store_true", help="send the sample tickets and print their triage")
     up.add_argument("--exit-after-demo", action="store_true", help="stop once the demo has printed")
+    up.add_argument("--processes", action="store_true",
+                    help="each service and team in its own supervised process (omega serve)")
+    up.add_argument("--only", default="", help="with --processes: comma-separated deployables")
     up.set_defaults(func=_async(_up))
+
+    sv = sub.add_parser("serve", help="run one deployable (a Kubernetes pod or a --processes child)")
+    sv.add_argument("name", help="ingest, gateway, orchestrator, context-server, federation-core, "
+                                 "agent-registry, mcp-registry, capacity-manager, triage, shadow, analytics")
+    sv.set_defaults(func=_async(_serve))
 
     ing = sub.add_parser("ingest", help="send payload files to the ingest RPC")
     ing.add_argument("files", nargs="+", help="JSON payload files (vendor recognised from the shape)")
@@ -220,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     tg.add_argument("id")
     client_opts(tg)
     tg.set_defaults(func=_async(_tickets_get))
+    tt = tickets.add_parser("timeline", help="every pipeline step of one ticket (the Orchestrator)")
+    tt.add_argument("id")
+    client_opts(tt)
+    tt.set_defaults(func=_async(_tickets_timeline))
 
     dl = sub.add_parser("deadletter", help="payloads that could not be processed").add_subparsers(
         dest="dl_cmd", required=True
@@ -241,15 +322,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_plugin_commands(sub: Any) -> None:
     """Commands owned by other packages (model, connectors, titans)."""
     from connectors.kaseya_cli import add_connector_commands
+    from mcp_servers.cli import add_mcp_commands
     from titans.cli import add_titans_commands
     from titans.local.cli import add_model_commands
 
     add_model_commands(sub)
     add_connector_commands(sub)
     add_titans_commands(sub)
+    add_mcp_commands(sub)
+
+
+def _limit_blas_threads() -> None:
+    """One BLAS thread per worker thread: the embedder and the models run in a thread pool,
+    and two OpenBLAS threads per call oversubscribe a 2-core machine several times over."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _limit_blas_threads()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,7 @@ from omega.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from omega.tickets.v1 import ticket_pb2, ticket_service_pb2, ticket_service_pb2_grpc
 
 from connectors.contract import Source
+from federation.interceptors import client_interceptors
 from federation.tenancy import TECHNICIAN_METADATA_KEY, TENANT_METADATA_KEY
 
 T = TypeVar("T")
@@ -80,6 +81,7 @@ class OmegaClient:
         self._owns_channel = channel is None
         self._channel = channel or grpc.aio.insecure_channel(
             target,
+            interceptors=client_interceptors(),
             options=[
                 ("grpc.max_receive_message_length", 16 * 1024 * 1024),
                 ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -234,6 +236,144 @@ class OmegaClient:
             ),
         )
         return list(resp.tickets), resp.next_page_token
+
+    # ---- triage (read-only: nothing is stored) ---------------------------------------------
+    def _triage_stub(self) -> Any:
+        from omega.triage.v1 import triage_pb2_grpc
+
+        stub = self.__dict__.get("_triage")
+        if stub is None:
+            stub = self.__dict__["_triage"] = triage_pb2_grpc.TriageServiceStub(self._channel)
+        return stub
+
+    async def triage_ticket(
+        self,
+        *,
+        title: str = "",
+        description: str = "",
+        payload: bytes = b"",
+        source: Source | None = None,
+        similar_count: int = 0,
+    ) -> Any:
+        """How OMEGA would triage this text or PSA payload (a TriageTicketResponse); no ticket is created."""
+        from omega.triage.v1 import triage_pb2
+
+        req = triage_pb2.TriageTicketRequest(
+            title=title,
+            description=description,
+            payload=payload,
+            source=SOURCE_TO_PROTO[source],  # type: ignore[arg-type]
+            similar_count=similar_count,
+        )
+        return await self.call(self._triage_stub().TriageTicket, req)
+
+    async def find_similar_tickets(
+        self, *, ticket_id: str = "", text: str = "", page_size: int = 0
+    ) -> list[ticket_pb2.SimilarTicket]:
+        """The tenant's past tickets most like a stored ticket or a text, best first."""
+        from omega.triage.v1 import triage_pb2
+
+        req = triage_pb2.FindSimilarTicketsRequest(ticket_id=ticket_id, text=text, page_size=page_size)
+        resp = await self.call(self._triage_stub().FindSimilarTickets, req)
+        return list(resp.similar)
+
+    async def list_categories(self) -> tuple[list[str], str]:
+        """The categories the tenant's model knows, and the model version."""
+        from omega.triage.v1 import triage_pb2
+
+        resp = await self.call(self._triage_stub().ListCategories, triage_pb2.ListCategoriesRequest())
+        return list(resp.categories), str(resp.model_version)
+
+    # ---- the technician's shadow agent and actions ------------------------------------------
+    def _shadow_stub(self) -> Any:
+        from omega.shadow.v1 import shadow_pb2_grpc
+
+        stub = self.__dict__.get("_shadow")
+        if stub is None:
+            stub = self.__dict__["_shadow"] = shadow_pb2_grpc.ShadowServiceStub(self._channel)
+        return stub
+
+    async def list_my_queue(self, *, page_size: int = 50) -> list[Any]:
+        """The calling technician's open tickets (QueueItem: ticket, proposal, sla_risk)."""
+        from omega.shadow.v1 import shadow_pb2
+
+        resp = await self.call(
+            self._shadow_stub().ListMyQueue, shadow_pb2.ListMyQueueRequest(page_size=page_size)
+        )
+        return list(resp.items)
+
+    async def get_suggestions(self, ticket_id: str) -> Any:
+        """What the shadow agent prepared for a ticket (GetSuggestionsResponse)."""
+        from omega.shadow.v1 import shadow_pb2
+
+        return await self.call(
+            self._shadow_stub().GetSuggestions, shadow_pb2.GetSuggestionsRequest(ticket_id=ticket_id)
+        )
+
+    async def confirm_proposal(self, proposal_id: str, confirmation_token: str) -> ticket_pb2.Proposal:
+        """Apply a proposal with the single-use token GetSuggestions issued to this technician."""
+        resp = await self.call(
+            self.tickets.ConfirmProposal,
+            ticket_service_pb2.ConfirmProposalRequest(
+                proposal_id=proposal_id, confirmation_token=confirmation_token
+            ),
+            timeout=max(self.timeout_s, 30.0),
+        )
+        return resp.proposal
+
+    async def reject_proposal(self, proposal_id: str, *, reason: str = "") -> ticket_pb2.Proposal:
+        resp = await self.call(
+            self.tickets.RejectProposal,
+            ticket_service_pb2.RejectProposalRequest(proposal_id=proposal_id, reason=reason),
+        )
+        return resp.proposal
+
+    async def correct_triage(
+        self, ticket_id: str, *, category: str = "", priority: str = "", queue: str = ""
+    ) -> ticket_pb2.Ticket:
+        resp = await self.call(
+            self.tickets.CorrectTriage,
+            ticket_service_pb2.CorrectTriageRequest(
+                ticket_id=ticket_id, category=category, priority=priority, queue=queue
+            ),
+        )
+        return resp.ticket
+
+    async def resolve_ticket(self, ticket_id: str, *, resolution: str = "") -> ticket_pb2.Ticket:
+        resp = await self.call(
+            self.tickets.ResolveTicket,
+            ticket_service_pb2.ResolveTicketRequest(ticket_id=ticket_id, resolution=resolution),
+        )
+        return resp.ticket
+
+    async def list_proposals(
+        self, *, technician: str = "", state: int = 0, page_size: int = 50
+    ) -> list[ticket_pb2.Proposal]:
+        """The tenant's proposals, newest first (optionally one technician's, one state)."""
+        from omega.shadow.v1 import shadow_pb2
+
+        resp = await self.call(
+            self._shadow_stub().ListProposals,
+            shadow_pb2.ListProposalsRequest(technician=technician, state=state, page_size=page_size),  # type: ignore[arg-type]
+        )
+        return list(resp.proposals)
+
+    async def revert_proposal(self, proposal_id: str) -> ticket_pb2.Proposal:
+        """Undo an applied proposal (the executor's undo); returns it REVERTED."""
+        from omega.shadow.v1 import shadow_pb2
+
+        resp = await self.call(
+            self._shadow_stub().RevertProposal, shadow_pb2.RevertProposalRequest(proposal_id=proposal_id)
+        )
+        return resp.proposal
+
+    async def get_scorecard(self, *, window_days: float = 30.0) -> Any:
+        """The tenant's quality scorecard (GetScorecardResponse)."""
+        from omega.shadow.v1 import shadow_pb2
+
+        return await self.call(
+            self._shadow_stub().GetScorecard, shadow_pb2.GetScorecardRequest(window_days=window_days)
+        )
 
 
 def _ingest_result(resp: ingest_pb2.IngestTicketResponse) -> IngestResult:

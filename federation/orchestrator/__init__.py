@@ -1,0 +1,1 @@
+"""The Orchestrator: the ticket pipeline's state machine as a service (GetTicketTimeline)."""
