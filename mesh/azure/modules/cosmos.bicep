@@ -10,7 +10,7 @@ param appsPrincipalId string
 param tags object
 
 @description('Containers the documents adapter uses (partition key /tenant).')
-param containers array = ['tickets', 'events', 'memories', 'agents', 'audit']
+param containers array = ['tickets', 'versions', 'events', 'memories', 'agents', 'audit']
 
 param databaseName string = 'omega'
 
@@ -45,6 +45,17 @@ resource database 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@2024-05-15
   }
 }
 
+// Composite indexes for the keyset pagination each container is queried with.
+var compositeIndexes = {
+  tickets: [
+    [{ path: '/created_at', order: 'descending' }, { path: '/id', order: 'descending' }]
+  ]
+  events: [
+    [{ path: '/created_at', order: 'descending' }, { path: '/id', order: 'descending' }]
+    [{ path: '/recorded_ns', order: 'ascending' }, { path: '/id', order: 'ascending' }]
+  ]
+}
+
 resource containerResources 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [
   for container in containers: {
     parent: database
@@ -54,6 +65,13 @@ resource containerResources 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/
         id: container
         partitionKey: { paths: ['/tenant'], kind: 'Hash' }
         defaultTtl: -1
+        // The keyset pages the adapter queries (backends/cosmos/documents.py CONTAINERS).
+        indexingPolicy: {
+          indexingMode: 'consistent'
+          includedPaths: [{ path: '/*' }]
+          excludedPaths: [{ path: '/"_etag"/?' }]
+          compositeIndexes: compositeIndexes[?container] ?? []
+        }
       }
     }
   }
