@@ -58,11 +58,18 @@ def _split_addr(addr: str) -> tuple[str, int]:
 
 def default_components(settings: OmegaSettings) -> list[Component]:
     """The capabilities the embedded mesh runs besides ingest, tickets and the pipeline."""
+    from context.component import ContextComponent  # memory: similar tickets, Learn step
     from mcp_servers.component import McpComponent
     from teams.shadow.component import ShadowComponent  # shadow agents, ShadowService, dashboard
     from teams.triage.component import TriageServiceComponent
 
-    return [TriageServiceComponent(), McpComponent(), ShadowComponent(), *federation_components()]
+    return [
+        ContextComponent(),
+        TriageServiceComponent(),
+        McpComponent(),
+        ShadowComponent(),
+        *federation_components(),
+    ]
 
 
 class DataDirLock:
