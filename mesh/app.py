@@ -234,8 +234,22 @@ class EmbeddedMesh:
             await asyncio.to_thread(warm, self.settings.default_tenant)
         return [
             NormalizeStep(self.store, self.tenants),
-            TriageStep(self.store, triager, embedder=embedder, executor=self._executor),
+            TriageStep(
+                self.store,
+                triager,
+                embedder=embedder,
+                executor=self._executor,
+                batcher=self._batcher(embedder),
+            ),
         ]
+
+    def _batcher(self, embedder: Any | None) -> Any | None:
+        if embedder is None:
+            return None
+        from context.embedding import MicroBatcher
+
+        self._embed_batcher = MicroBatcher(embedder, window_s=0.002, max_batch=32)
+        return self._embed_batcher
 
     async def _start_http(self) -> None:
         assert self._webhooks is not None
@@ -292,6 +306,8 @@ class EmbeddedMesh:
                 log.exception("component %s failed to stop", component.name)
         if self._client is not None:
             await self._client.close()
+        if getattr(self, "_embed_batcher", None) is not None:
+            await self._embed_batcher.close()
         if self._webhooks is not None:
             await self._webhooks.aclose()
         if self.store is not None:
