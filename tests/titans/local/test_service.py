@@ -1,0 +1,167 @@
+"""LocalTriage: versions and promotion, tenant isolation, rules-marked priority, languages."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from titans.local.history import default_demo_history
+from titans.local.service import LocalTriage, is_holdout
+from titans.local.store import ModelNotFoundError, ModelStore, TenantMismatchError
+
+from .conftest import synthetic_tickets
+
+
+def _corrupt_training_labels(rows, seed: int = 5):
+    """Shuffle the labels of the tickets a model trains on; hold-out tickets keep true labels."""
+    rng = random.Random(seed)
+    train = [i for i, r in enumerate(rows) if not is_holdout(r)]
+    labels = [rows[i].category for i in train]
+    rng.shuffle(labels)
+    out = list(rows)
+    for i, lab in zip(train, labels, strict=True):
+        out[i] = dataclasses.replace(rows[i], category=lab)
+    return out
+
+
+def test_train_promotes_first_model_and_triage_records_version(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    result = lt.train("acme", synthetic_tickets(500, seed=1))
+    assert result.promoted and result.n_holdout >= 50
+    decision = lt.triage("acme", title="printer toner jam", description="tray paper")
+    assert decision.model_version == result.version
+    assert decision.category.label == "Printer" and decision.category.method == "learned"
+
+
+def test_worse_model_is_not_promoted_and_better_one_is(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    rows = synthetic_tickets(500, seed=1)
+    first = lt.train("acme", rows[:150])
+    worse = lt.train("acme", _corrupt_training_labels(rows))
+    assert not worse.promoted
+    assert worse.incumbent is not None and worse.candidate["accuracy"] < worse.incumbent["accuracy"]
+    store = ModelStore(tmp_path)
+    assert store.current_version("acme") == first.version
+    assert worse.version in store.versions("acme")  # kept on disk, just not current
+    better = lt.train("acme", rows + synthetic_tickets(500, seed=3))
+    assert better.promoted, better.reason
+    assert lt.triage("acme", title="vpn down", description="").model_version == better.version
+
+
+def test_model_of_one_tenant_is_never_served_to_another(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    a = lt.train("tenant-a", synthetic_tickets(300, seed=1))
+    store = ModelStore(tmp_path)
+    # Simulate a copied model folder and a hand-edited pointer for tenant b.
+    shutil.copytree(tmp_path / "tenant-a", tmp_path / "tenant-b")
+    with pytest.raises(TenantMismatchError):
+        store.load("tenant-b")
+    with pytest.raises(TenantMismatchError):
+        LocalTriage(tmp_path).triage("tenant-b", title="printer", description="")
+    assert store.load("tenant-a").version == a.version
+    with pytest.raises(ValueError):
+        store.load("../tenant-a")
+
+
+def test_fresh_tenant_gets_demo_model_quickly_and_no_model_without_demo(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError):
+        LocalTriage(tmp_path / "none").triage("new", title="printer", description="")
+    lt = LocalTriage(tmp_path, demo_history=default_demo_history())
+    start = time.perf_counter()
+    decision = lt.triage("fresh", title="Printer offline", description="the printer does not print")
+    assert time.perf_counter() - start < 30.0
+    assert decision.category.label == "Printer"
+    assert decision.model_version == ModelStore(tmp_path).current_version("fresh")
+    assert decision.queue is not None and decision.technician is not None
+    assert decision.priority.method == "learned"  # demo history has priority labels
+    de = lt.triage("fresh", title="Drucker druckt nicht", description="Der Drucker ist offline")
+    assert de.language == "de" and "unsupported" not in " ".join(de.reasons)
+
+
+def test_priority_without_labels_is_rules_marked_as_rules(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    lt.train("acme", synthetic_tickets(300, seed=1))
+    calm = lt.triage("acme", title="toner", description="please order toner")
+    hot = lt.triage("acme", title="outage", description="vpn down for all users, urgent")
+    alert = lt.triage("acme", title="switch", description="", alert_severity="Critical")
+    src = lt.triage("acme", title="toner", description="", source_priority="High")
+    for d in (calm, hot, alert):
+        assert d.priority.method == "rules" and d.priority.confidence == 0.0
+    assert calm.priority.label == "P4"
+    assert hot.priority.label in {"P1", "P2"}
+    assert alert.priority.label in {"P2", "P3"}
+    assert any(r.startswith("rule") for r in hot.reasons)
+    assert src.priority.method == "source" and src.priority.label == "High"
+
+
+def test_unsupported_language_goes_to_review(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    rows = synthetic_tickets(300, seed=1)
+    rows = [dataclasses.replace(r, description=r.description + " please the is not") for r in rows]
+    lt.train("acme", rows)
+    fr = lt.triage(
+        "acme", title="imprimante", description="Bonjour, mon imprimante ne marche pas, merci"
+    )
+    assert fr.language == "fr" and fr.needs_review and fr.category.needs_review
+    assert any(r.startswith("unsupported language: fr") for r in fr.reasons)
+
+
+def test_embedding_model_needs_the_embedding(tmp_path: Path) -> None:
+    lt = LocalTriage(tmp_path)
+    rows = synthetic_tickets(300, seed=1, embed=True)
+    lt.train("acme", rows)
+    assert lt.needs_embedding("acme")
+    probe = synthetic_tickets(1, seed=9, embed=True)[0]
+    d = lt.triage(
+        "acme", title=probe.title, description=probe.description, embedding=probe.embedding
+    )
+    assert d.category.label in {"Printer", "Email", "Network", "Access", "Hardware"}
+    assert any(r.startswith("similar past tickets") for r in d.reasons)
+    with pytest.raises(ValueError):
+        lt.triage("acme", title=probe.title, description=probe.description)
+    assert np.asarray(probe.embedding).shape == (16,)
+
+
+class CountingEmbedder:
+    """A deterministic stand-in for MiniLM (hashed bag of words, 32-d) that counts its calls."""
+
+    model_id = "fake-embedder"
+    dim = 32
+
+    def __init__(self) -> None:
+        self.texts = 0
+
+    def embed(self, texts, *, batch_size: int = 32) -> np.ndarray:
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in text.split():
+                out[i, sum(map(ord, word)) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-9)
+
+
+def test_demo_model_with_embedder_embeds_demo_once_and_never_twice_per_ticket(
+    tmp_path: Path,
+) -> None:
+    emb = CountingEmbedder()
+    lt = LocalTriage(tmp_path, embedder=emb, demo_history=default_demo_history())  # type: ignore[arg-type]
+    assert lt.needs_embedding("t1")
+    after_first = emb.texts
+    assert after_first > 100  # the demo history, embedded once
+    lt.needs_embedding("t2")
+    assert emb.texts == after_first  # second fresh tenant reuses the cached demo embeddings
+    vec = emb.embed(["printer offline"])[0]
+    before = emb.texts
+    d = lt.triage("t1", title="printer offline", description="", embedding=vec)
+    assert emb.texts == before  # the pipeline's embedding is used, not recomputed
+    assert (
+        d.model_version
+        != lt.triage("t2", title="printer offline", description="", embedding=vec).model_version
+    )

@@ -1,0 +1,180 @@
+"""``omega model train | eval | report``: train a model from a CSV, measure it, write a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from titans.local.classifier import ClassifierConfig
+from titans.local.history import read_labelled_csv
+from titans.local.language import LanguageDetector
+from titans.local.metrics import classification_report, label_indices
+from titans.local.model import LabelledTicket, TriageModel
+from titans.local.store import load_model_dir, save_model_dir
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CACHE = Path(".omega") / "embeddings"
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="CSV file of labelled tickets")
+    p.add_argument("--text-col", action="append", required=True, help="text column (repeatable)")
+    p.add_argument("--label-col", required=True, help="category/label column")
+    p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache folder")
+
+
+def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``model train|eval|report`` under an ``omega`` sub-command parser."""
+    model = subparsers.add_parser("model", help="train, evaluate and report on triage models")
+    sub = model.add_subparsers(dest="model_command", required=True)
+
+    train = sub.add_parser("train", help="train a model from a labelled CSV")
+    _add_data_args(train)
+    train.add_argument("--out", type=Path, required=True, help="folder to write the model into")
+    train.add_argument("--tenant", default="default", help="tenant the model belongs to")
+    train.add_argument("--priority-col", default="", help="optional priority label column")
+    train.add_argument("--queue-col", default="", help="optional queue/assignment group column")
+    train.add_argument("--technician-col", default="", help="optional technician column")
+    train.add_argument("--no-embeddings", action="store_true", help="sparse n-gram models only")
+    train.add_argument("--target-precision", type=float, default=0.95)
+    train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluate a trained model on a labelled CSV")
+    _add_data_args(ev)
+    ev.add_argument("--model", type=Path, required=True, help="model folder from `model train`")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--latency-sample", type=int, default=200, help="tickets timed one by one")
+    ev.set_defaults(func=cmd_eval)
+
+    rep = sub.add_parser("report", help="write a markdown + PNG report for a model on a CSV")
+    _add_data_args(rep)
+    rep.add_argument("--model", type=Path, required=True)
+    rep.add_argument("--out", type=Path, required=True, help="folder for report.md and plots")
+    rep.add_argument("--latency-sample", type=int, default=50)
+    rep.set_defaults(func=cmd_report)
+
+
+def _load_embedder() -> object | None:
+    try:
+        from titans.local.embedding import MiniLMEmbedder
+
+        return MiniLMEmbedder.load()
+    except (ImportError, FileNotFoundError) as exc:
+        logger.warning("MiniLM embedder unavailable (%s); sparse models only", type(exc).__name__)
+        return None
+
+
+def embed_rows(rows: Sequence[LabelledTicket], cache_dir: Path, embedder: object) -> np.ndarray:
+    """Embeddings of the rows' texts through the on-disk cache (computed once, then reused)."""
+    from titans.local.embedding import EmbeddingCache, MiniLMEmbedder
+
+    assert isinstance(embedder, MiniLMEmbedder)
+    cache = EmbeddingCache(cache_dir, embedder.model_id)
+    texts = [r.text for r in rows]
+    parts = [cache.embed(embedder, texts[i : i + 2000]) for i in range(0, len(texts), 2000)]
+    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train and save a model folder; prints a JSON summary."""
+    extra = {
+        t: c
+        for t, c in (
+            ("priority", args.priority_col),
+            ("queue", args.queue_col),
+            ("technician", args.technician_col),
+        )
+        if c
+    }
+    rows = read_labelled_csv(args.data, args.text_col, args.label_col, extra_labels=extra)
+    embedder = None if args.no_embeddings else _load_embedder()
+    t0 = time.perf_counter()
+    emb = embed_rows(rows, args.cache, embedder) if embedder is not None else None
+    embed_s = time.perf_counter() - t0
+    model = TriageModel.train(
+        args.tenant,
+        rows,
+        embeddings=emb,
+        embedding_model_id=getattr(embedder, "model_id", ""),
+        config=ClassifierConfig(use_embeddings=emb is not None),
+        target_precision=args.target_precision,
+    )
+    model.version = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    save_model_dir(model, args.out, {"embed_seconds": round(embed_s, 3)})
+    print(json.dumps({**model.summary(), "embed_seconds": round(embed_s, 3)}))
+    return 0
+
+
+def evaluate(
+    model: TriageModel,
+    rows: Sequence[LabelledTicket],
+    cache_dir: Path,
+    latency_sample: int,
+) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """Figures for ``model`` on ``rows`` plus the probability matrix and true indices."""
+    embedder = _load_embedder() if model.uses_embeddings else None
+    if model.uses_embeddings and embedder is None:
+        raise RuntimeError("model needs MiniLM embeddings but the embedder is not installed")
+    emb = embed_rows(rows, cache_dir, embedder) if embedder is not None else None
+    texts = [r.text for r in rows]
+    proba, _, _ = model.predict_proba(texts, emb)
+    head = model.heads["category"]
+    y = label_indices([r.category for r in rows], head.classes)
+    result = classification_report(proba["category"], y, 0.95)
+    detector = LanguageDetector()
+    timings = []
+    for text in texts[:latency_sample]:
+        t = time.perf_counter()
+        vec = embedder.embed([text])[0] if embedder is not None else None  # type: ignore[attr-defined]
+        model.predict_one(text, vec, detector)
+        timings.append((time.perf_counter() - t) * 1000)
+    result["p50_ms_per_ticket"] = float(np.percentile(timings, 50)) if timings else 0.0
+    result["p95_ms_per_ticket"] = float(np.percentile(timings, 95)) if timings else 0.0
+    result["model_version"] = model.version  # type: ignore[assignment]
+    return result, proba["category"], y
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate a model folder on a CSV; ``--json`` prints one JSON object."""
+    model = load_model_dir(args.model)
+    rows = read_labelled_csv(args.data, args.text_col, args.label_col)
+    result, _, _ = evaluate(model, rows, args.cache, args.latency_sample)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:28s} {value}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write report.md with confusion matrix, precision-coverage and per-class F1 plots."""
+    from titans.local.report import write_report
+
+    model = load_model_dir(args.model)
+    rows = read_labelled_csv(args.data, args.text_col, args.label_col)
+    result, proba, y = evaluate(model, rows, args.cache, args.latency_sample)
+    path = write_report(args.out, model, result, proba, y)
+    print(str(path))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m titans.local.cli model ...``)."""
+    parser = argparse.ArgumentParser(prog="omega")
+    add_model_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

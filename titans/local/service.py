@@ -1,0 +1,338 @@
+"""The local Titan: per-tenant triage with calibrated confidence, abstention and versioned models.
+
+``LocalTriage.triage`` is what the pipeline calls for every ticket; ``LocalTriage.train`` is what
+``omega model train`` and continuous learning call with a tenant's resolved tickets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from titans.local.classifier import ClassifierConfig
+from titans.local.embedding import MiniLMEmbedder
+from titans.local.history import load_demo_history
+from titans.local.language import UNDETERMINED, LanguageDetector
+from titans.local.metrics import classification_report, label_indices
+from titans.local.model import LabelledTicket, TriageModel
+from titans.local.rules import PriorityRuleConfig, PriorityRules
+from titans.local.store import ModelNotFoundError, ModelStore, check_tenant
+from titans.local.textprep import ticket_text
+
+__all__ = ["LabelledTicket", "LocalTriage", "Prediction", "TrainResult", "TriageDecision"]
+
+logger = logging.getLogger(__name__)
+
+HOLDOUT_SHARE = 0.2
+MIN_HOLDOUT_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One predicted field. ``alternatives`` are the next most probable labels (up to 3).
+
+    ``method``: "learned" (calibrated model probability), "rules" (transparent cue scoring, no
+    probability: confidence 0.0) or "source" (taken from the PSA as given).
+    """
+
+    label: str
+    confidence: float
+    alternatives: list[tuple[str, float]]
+    method: str
+    needs_review: bool
+
+
+@dataclass(frozen=True)
+class TriageDecision:
+    """The local Titan's triage of one ticket, with the model version that produced it."""
+
+    category: Prediction
+    priority: Prediction
+    queue: Prediction | None
+    technician: Prediction | None
+    needs_review: bool
+    reasons: list[str]
+    model_version: str
+    language: str
+    decided_by: str = "local"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Outcome of a training run: the candidate, the incumbent, and whether it was promoted."""
+
+    tenant: str
+    version: str
+    promoted: bool
+    current_version: str | None
+    candidate: dict[str, float]
+    incumbent: dict[str, float] | None
+    n_train: int
+    n_holdout: int
+    seconds: float
+    reason: str
+
+
+def is_holdout(ticket: LabelledTicket) -> bool:
+    """Stable membership of the comparison hold-out set (same tickets on every retrain)."""
+    key = ticket.ticket_id or ticket.text
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return digest[0] < int(256 * HOLDOUT_SHARE)
+
+
+def _prediction(classes: list[str], proba: np.ndarray, threshold: float) -> Prediction:
+    order = np.argsort(-proba)
+    best = int(order[0])
+    conf = float(proba[best])
+    alts = [(classes[int(i)], round(float(proba[int(i)]), 4)) for i in order[1:4]]
+    return Prediction(classes[best], round(conf, 4), alts, "learned", conf < threshold)
+
+
+class LocalTriage:
+    """Per-tenant triage models on disk, loaded lazily; thread-safe."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        *,
+        embedder: MiniLMEmbedder | None = None,
+        demo_history: Path | None = None,
+        target_precision: float = 0.95,
+        rules: PriorityRuleConfig | None = None,
+        config: ClassifierConfig | None = None,
+    ) -> None:
+        self._store = ModelStore(Path(models_dir))
+        self._embedder = embedder
+        self._demo_history = demo_history
+        self._target_precision = target_precision
+        self._rules = PriorityRules(rules)
+        self._config = config or ClassifierConfig()
+        self._detector = LanguageDetector()
+        self._lock = threading.Lock()
+        self._tenant_locks: dict[str, threading.Lock] = {}
+        self._models: dict[str, TriageModel] = {}
+
+    # -- models -------------------------------------------------------------------------------
+    def _tenant_lock(self, tenant: str) -> threading.Lock:
+        with self._lock:
+            return self._tenant_locks.setdefault(tenant, threading.Lock())
+
+    def model(self, tenant: str) -> TriageModel:
+        """The tenant's current model; a fresh tenant gets one trained from the demo history."""
+        check_tenant(tenant)
+        current = self._store.current_version(tenant)
+        cached = self._models.get(tenant)
+        if cached is not None and cached.version == current:
+            return cached
+        with self._tenant_lock(tenant):
+            current = self._store.current_version(tenant)
+            cached = self._models.get(tenant)
+            if cached is not None and cached.version == current:
+                return cached
+            if current is None:
+                model = self._train_default(tenant)
+            else:
+                model = self._store.load(tenant, current)
+            if model.tenant != tenant:  # defence in depth; the store already checks
+                raise PermissionError("model tenant mismatch")
+            self._models[tenant] = model
+            return model
+
+    def _train_default(self, tenant: str) -> TriageModel:
+        if self._demo_history is None:
+            raise ModelNotFoundError("tenant has no model and no demo history is configured")
+        rows = load_demo_history(self._demo_history)
+        start = time.perf_counter()
+        if self._embedder is not None and self._config.use_embeddings:
+            # Every fresh tenant trains on the same demo texts: embed them once per install.
+            from titans.local.embedding import EmbeddingCache
+
+            cache = EmbeddingCache(self._store.root / ".embeddings", self._embedder.model_id)
+            vectors = cache.embed(self._embedder, [r.text for r in rows])
+            rows = [dataclasses.replace(r, embedding=v) for r, v in zip(rows, vectors, strict=True)]
+        model = self._fit(tenant, rows)
+        model.version = self._store.new_version(tenant)
+        self._store.save(model, {"source": "demo-history"})
+        self._store.promote(tenant, model.version)
+        logger.info(
+            "trained default demo model %s in %.2fs", model.version, time.perf_counter() - start
+        )
+        return model
+
+    def _embeddings(self, rows: Sequence[LabelledTicket]) -> np.ndarray | None:
+        if all(r.embedding is not None for r in rows) and rows:
+            return np.vstack([np.asarray(r.embedding, dtype=np.float32) for r in rows])
+        if self._embedder is None or not self._config.use_embeddings:
+            return None
+        missing = [i for i, r in enumerate(rows) if r.embedding is None]
+        out = np.zeros((len(rows), self._embedder.dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            if r.embedding is not None:
+                out[i] = r.embedding
+        if missing:
+            out[missing] = self._embedder.embed([rows[i].text for i in missing])
+        return out
+
+    def _fit(self, tenant: str, rows: Sequence[LabelledTicket]) -> TriageModel:
+        emb = self._embeddings(rows)
+        return TriageModel.train(
+            tenant,
+            rows,
+            embeddings=emb,
+            embedding_model_id=self._embedder.model_id
+            if self._embedder and emb is not None
+            else "",
+            config=self._config,
+            target_precision=self._target_precision,
+            detector=self._detector,
+        )
+
+    def needs_embedding(self, tenant: str) -> bool:
+        """Whether the tenant's model uses MiniLM features (pass ``embedding=`` to triage)."""
+        return self.model(tenant).uses_embeddings
+
+    # -- inference ----------------------------------------------------------------------------
+    def triage(
+        self,
+        tenant: str,
+        *,
+        title: str,
+        description: str,
+        source_priority: str = "",
+        alert_severity: str = "",
+        embedding: np.ndarray | None = None,
+    ) -> TriageDecision:
+        """Triage one ticket with the tenant's current model."""
+        model = self.model(tenant)
+        text = ticket_text(title, description)
+        if model.uses_embeddings and embedding is None:
+            if self._embedder is None:
+                raise ValueError("the tenant's model needs the ticket embedding")
+            embedding = self._embedder.embed([text])[0]
+        out = model.predict_one(text, embedding if model.uses_embeddings else None, self._detector)
+        reasons: list[str] = []
+        preds: dict[str, Prediction] = {}
+        for target, proba in out.proba.items():
+            head = model.heads[target]
+            pred = _prediction(head.classes, proba, head.threshold)
+            preds[target] = pred
+            verdict = "decided" if not pred.needs_review else "below threshold, needs review"
+            reasons.append(
+                f"{target} {pred.label}: p={pred.confidence:.2f}, threshold {head.threshold:.2f}, {verdict}"
+            )
+        if out.top_words:
+            reasons.append("words: " + ", ".join(out.top_words))
+        if out.neighbours:
+            reasons.append(
+                "similar past tickets: "
+                + ", ".join(f"{tid or '?'} ({lab}, sim {s:.2f})" for tid, lab, s in out.neighbours)
+            )
+        category = preds["category"]
+        needs_review = category.needs_review
+        language = out.language
+        if language != UNDETERMINED and language not in model.languages:
+            needs_review = True
+            trained = ", ".join(model.languages) or "none"
+            reasons.append(f"unsupported language: {language} (model trained on: {trained})")
+            category = Prediction(
+                category.label, category.confidence, category.alternatives, category.method, True
+            )
+        priority = preds.get("priority")
+        if priority is None:
+            if source_priority.strip():
+                priority = Prediction(source_priority.strip(), 1.0, [], "source", False)
+                reasons.append("priority from the source system")
+            else:
+                scored = self._rules.score(text, alert_severity)
+                priority = Prediction(scored.level, 0.0, [], "rules", False)
+                reasons.append(f"priority by rules (score {scored.score:g}, not learned)")
+                reasons.extend(scored.reasons)
+        return TriageDecision(
+            category=category,
+            priority=priority,
+            queue=preds.get("queue"),
+            technician=preds.get("technician"),
+            needs_review=needs_review,
+            reasons=reasons,
+            model_version=model.version,
+            language=language,
+        )
+
+    # -- training -----------------------------------------------------------------------------
+    def _score(
+        self, model: TriageModel, rows: Sequence[LabelledTicket], emb: np.ndarray | None
+    ) -> dict[str, float]:
+        texts = [r.text for r in rows]
+        proba, _, _ = model.predict_proba(texts, emb if model.uses_embeddings else None)
+        head = model.heads["category"]
+        y = label_indices([r.category for r in rows], head.classes)
+        return classification_report(proba["category"], y, model.target_precision)
+
+    def train(self, tenant: str, rows: Sequence[LabelledTicket]) -> TrainResult:
+        """Train a candidate; promote it only if it beats the current model on the same hold-out.
+
+        The hold-out is a stable ~20 % of tickets (by ticket id hash) that no stored model is
+        trained on, so every comparison uses tickets both models have never seen.
+        """
+        check_tenant(tenant)
+        start = time.perf_counter()
+        rows = [r for r in rows if r.category.strip()]
+        hold = [r for r in rows if is_holdout(r)]
+        if len(hold) < MIN_HOLDOUT_ROWS:
+            hold = []
+        hold_ids = {id(r) for r in hold}
+        fit_rows = [r for r in rows if id(r) not in hold_ids]
+        with self._tenant_lock(tenant):
+            current_version = self._store.current_version(tenant)
+            candidate = self._fit(tenant, fit_rows)
+            candidate.version = self._store.new_version(tenant)
+            emb_hold = self._embeddings(hold) if hold else None
+            cand_score = self._score(candidate, hold, emb_hold) if hold else {}
+            inc_score: dict[str, float] | None = None
+            reason = ""
+            if current_version is None:
+                promote, reason = True, "no current model"
+            elif not hold:
+                promote, reason = (
+                    False,
+                    f"too few hold-out tickets (< {MIN_HOLDOUT_ROWS}) to compare",
+                )
+            else:
+                incumbent = self._store.load(tenant, current_version)
+                if incumbent.uses_embeddings and emb_hold is None:
+                    promote, reason = False, "cannot score the current model without embeddings"
+                else:
+                    inc_score = self._score(incumbent, hold, emb_hold)
+                    promote = cand_score["accuracy"] > inc_score["accuracy"]
+                    reason = (
+                        f"hold-out accuracy {cand_score['accuracy']:.4f} vs current "
+                        f"{inc_score['accuracy']:.4f}"
+                    )
+            self._store.save(
+                candidate, {"holdout": cand_score, "incumbent": inc_score, "promoted": promote}
+            )
+            if promote:
+                self._store.promote(tenant, candidate.version)
+                self._models[tenant] = candidate
+                current_version = candidate.version
+        logger.info("training for tenant done: promoted=%s (%s)", promote, reason)
+        return TrainResult(
+            tenant=tenant,
+            version=candidate.version,
+            promoted=promote,
+            current_version=current_version,
+            candidate=cand_score,
+            incumbent=inc_score,
+            n_train=len(fit_rows),
+            n_holdout=len(hold),
+            seconds=time.perf_counter() - start,
+            reason=reason,
+        )

@@ -1,0 +1,128 @@
+"""Versioned on-disk model store: ``models_dir/<tenant>/<version>/`` plus a ``current`` pointer.
+
+A model file records the tenant it was trained for; loading checks it, so a model can never be
+served to another tenant even if files are copied or a pointer is edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+
+import joblib
+
+from titans.local.model import TriageModel
+
+logger = logging.getLogger(__name__)
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+MODEL_FILE = "model.joblib"
+META_FILE = "meta.json"
+CURRENT = "current"
+
+
+class TenantMismatchError(PermissionError):
+    """A model was requested for a tenant other than the one it was trained for."""
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The tenant has no (promoted) model."""
+
+
+def check_tenant(tenant: str) -> str:
+    """Validate a tenant id for use as a folder name."""
+    if not _TENANT.match(tenant) or tenant in {".", ".."}:
+        raise ValueError(f"invalid tenant id: {tenant!r}")
+    return tenant
+
+
+def save_model_dir(
+    model: TriageModel, folder: Path, extra: dict[str, object] | None = None
+) -> None:
+    """Write ``model.joblib`` + ``meta.json`` into ``folder`` atomically (temp names, then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{MODEL_FILE}.tmp"
+    joblib.dump(model, tmp, compress=3)
+    os.replace(tmp, folder / MODEL_FILE)
+    meta = {**model.summary(), **(extra or {})}
+    tmp_meta = folder / f".{META_FILE}.tmp"
+    tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+    os.replace(tmp_meta, folder / META_FILE)
+
+
+def load_model_dir(folder: Path, tenant: str | None = None) -> TriageModel:
+    """Load a model folder; with ``tenant`` given, refuse a model trained for anyone else."""
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ModelNotFoundError(f"no model in {folder}")
+    model = joblib.load(path)
+    if not isinstance(model, TriageModel):
+        raise TypeError(f"{path} is not a TriageModel")
+    if tenant is not None and model.tenant != tenant:
+        raise TenantMismatchError(f"model {model.version!r} belongs to another tenant")
+    return model
+
+
+class ModelStore:
+    """Per-tenant model versions with an atomically replaced ``current`` pointer."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def tenant_dir(self, tenant: str) -> Path:
+        return self.root / check_tenant(tenant)
+
+    def new_version(self, tenant: str) -> str:
+        """A time-sortable version id, unique across tenants (random suffix)."""
+        base = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        existing = set(self.versions(tenant))
+        while True:
+            version = f"{base}-{secrets.token_hex(3)}"
+            if version not in existing:
+                return version
+
+    def versions(self, tenant: str) -> list[str]:
+        folder = self.tenant_dir(tenant)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / MODEL_FILE).is_file())
+
+    def current_version(self, tenant: str) -> str | None:
+        pointer = self.tenant_dir(tenant) / CURRENT
+        if not pointer.is_file():
+            return None
+        version = pointer.read_text(encoding="utf-8").strip()
+        return version or None
+
+    def save(self, model: TriageModel, extra: dict[str, object] | None = None) -> Path:
+        """Store a model under its tenant and version (not promoted)."""
+        folder = self.tenant_dir(model.tenant) / model.version
+        save_model_dir(model, folder, extra)
+        return folder
+
+    def promote(self, tenant: str, version: str) -> None:
+        """Point ``current`` at ``version``."""
+        folder = self.tenant_dir(tenant)
+        if not (folder / version / MODEL_FILE).is_file():
+            raise ModelNotFoundError(f"no version {version} for this tenant")
+        tmp = folder / f".{CURRENT}.tmp"
+        tmp.write_text(version, encoding="utf-8")
+        os.replace(tmp, folder / CURRENT)
+        logger.info("promoted model version %s", version)
+
+    def load(self, tenant: str, version: str | None = None) -> TriageModel:
+        """Load the tenant's current (or a given) version; never another tenant's model."""
+        version = version or self.current_version(tenant)
+        if version is None:
+            raise ModelNotFoundError("tenant has no current model")
+        model = load_model_dir(self.tenant_dir(tenant) / version, tenant=tenant)
+        if model.version != version:
+            raise TenantMismatchError(
+                f"model file claims version {model.version!r}, expected {version!r}"
+            )
+        return model
