@@ -15,6 +15,7 @@ import numpy as np
 from backends.records import TicketState
 from backends.sqlite.adapters import EmbeddedStore
 from teams.normalize import text_digest
+from titans.local.textprep import ticket_text
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,8 @@ class TriageStep:
             saved = await self._store.tickets.save(record, expected_state=TicketState.NORMALIZED)
             return "ok" if saved else "skipped"
 
-        embedding = await self._embedding(tenant, ticket_id, text)
+        # The local model was trained on MiniLM vectors of this exact normalised text.
+        embedding = await self._embedding(tenant, ticket_id, ticket_text(title, description))
         loop = asyncio.get_running_loop()
         decision = await loop.run_in_executor(
             self._executor,
