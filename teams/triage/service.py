@@ -197,7 +197,10 @@ class TicketTriageService:
         if self.similar is not None:
             try:
                 found = await self.similar(tenant, text, embedding, count + (1 if exclude else 0))
-                return [s for s in found if s.get("ticket_id") != exclude][:count]
+                kept = [s for s in found if s.get("ticket_id") != exclude][:count]
+                if kept:
+                    return kept
+                # A tenant whose memory holds no resolved tickets yet: compare with its tickets.
             except Exception:  # noqa: BLE001 - memory is an enrichment; fall back to keywords
                 log.exception("recall of similar tickets failed; using keyword similarity")
         return await self._keyword_similar(tenant, text, count, exclude=exclude)
