@@ -160,7 +160,9 @@ class ShadowService:
         category = _label(triage, "category") or str(fields.get("category", ""))
         needs_review = bool(triage.get("needs_review"))
         similar = list(triage.get("similar") or [])
-        if not similar and self.similar is not None:
+        # Only when triage did not already look (it reuses the ticket's embedding; asking again
+        # here would embed the same text a second time).
+        if "similar" not in triage and self.similar is not None:
             try:
                 similar = await self.similar(tenant, f"{title}\n{description}", None, 3)
             except Exception:  # noqa: BLE001 - memory enriches, never blocks
