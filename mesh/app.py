@@ -111,8 +111,10 @@ class EmbeddedMesh:
         triager: Any | None = None,
         embedder: Any | None = None,
         components: list[Component] | None = None,
+        second_opinion: Any | None = None,
     ) -> None:
         self.settings = settings
+        self._second_opinion = second_opinion
         self.components: list[Component] = (
             components if components is not None else default_components(settings)
         )
@@ -240,8 +242,24 @@ class EmbeddedMesh:
                 embedder=embedder,
                 executor=self._executor,
                 batcher=self._batcher(embedder),
+                second_opinion=self._titans_router(),
             ),
         ]
+
+    def _titans_router(self) -> Any | None:
+        """A cloud Titan router when at least one Titan is configured (OMEGA_TITANS_*), else None:
+        the local model stays the default and the floor."""
+        if self._second_opinion is not None:
+            return self._second_opinion
+        from titans.config import TitansSettings
+
+        titans = TitansSettings()
+        if not titans.specs():
+            return None
+        from titans.factory import build_router
+
+        self._second_opinion = build_router(titans, self.settings.data_dir)
+        return self._second_opinion
 
     def _batcher(self, embedder: Any | None) -> Any | None:
         if embedder is None:
@@ -308,6 +326,8 @@ class EmbeddedMesh:
             await self._client.close()
         if getattr(self, "_embed_batcher", None) is not None:
             await self._embed_batcher.close()
+        if self._second_opinion is not None:
+            await self._second_opinion.aclose()
         if self._webhooks is not None:
             await self._webhooks.aclose()
         if self.store is not None:

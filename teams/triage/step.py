@@ -73,6 +73,7 @@ class TriageStep:
         executor: ThreadPoolExecutor | None = None,
         next_topic: str | None = None,
         batcher: Any | None = None,
+        second_opinion: Any | None = None,
     ) -> None:
         self._store = store
         self._triager = triager
@@ -83,6 +84,9 @@ class TriageStep:
         # Concurrent tickets share one embed call (context.embedding.MicroBatcher): batching
         # is several times cheaper per ticket than one-by-one on 2 cores.
         self._batcher = batcher
+        # A cloud Titan router (titans.router.TitanRouter), only when one is configured: asked
+        # for a second opinion on tickets below the local model's confidence threshold.
+        self.second_opinion = second_opinion
 
     async def handle(self, body: Mapping[str, Any]) -> str:
         tenant, ticket_id = str(body["tenant"]), str(body["ticket_id"])
@@ -124,6 +128,8 @@ class TriageStep:
             ),
         )
         triage = decision_to_dict(decision)
+        if triage.get("needs_review") and self.second_opinion is not None:
+            await self._ask_second_opinion(tenant, ticket_id, title, description, triage)
         if self.similar is not None:
             try:
                 triage["similar"] = await self.similar(tenant, text, embedding, 3)
@@ -143,6 +149,59 @@ class TriageStep:
         if self.next_topic:
             self._store.bus.notify()
         return "ok"
+
+    async def _ask_second_opinion(
+        self, tenant: str, ticket_id: str, title: str, description: str, triage: dict[str, Any]
+    ) -> None:
+        """A cloud Titan's opinion on a ticket the local model was unsure about.
+
+        The answer is recorded (which Titan, its category and rationale); it settles the ticket
+        only when it agrees with the local model's own top choice, so a single uncalibrated
+        LLM answer never removes the human review on its own.
+        """
+        from titans.base import TicketData
+
+        category = triage.get("category") or {}
+        allowed = tuple(str(a[0]) for a in category.get("alternatives", []) or [])
+        try:
+            result = await self.second_opinion.triage_second_opinion(
+                tenant,
+                TicketData(
+                    ticket_id=ticket_id,
+                    subject=title,
+                    body=description,
+                    allowed_categories=allowed,
+                    local_category=str(category.get("label", "")),
+                    local_priority=str((triage.get("priority") or {}).get("label", "")),
+                    local_confidence=float(category.get("confidence", 0.0)),
+                ),
+                local_confidence=float(category.get("confidence", 0.0)),
+                threshold=1.0,  # the local model already abstained
+            )
+        except Exception:  # noqa: BLE001 - the local decision stands
+            log.exception("second opinion failed for %s", ticket_id)
+            return
+        if result.decided_by == "local" or result.needs_review:
+            triage["reasons"] = [*triage.get("reasons", []), f"no cloud second opinion ({result.fallback_reason})"]
+            return
+        opinion = result.output
+        label = str(getattr(opinion, "category", ""))
+        triage["second_opinion"] = {
+            "decided_by": result.decided_by,
+            "model": result.model,
+            "category": label,
+            "confidence": float(getattr(opinion, "confidence", 0.0)),
+            "rationale": str(getattr(opinion, "rationale", "")),
+            "cost_usd": result.cost_usd,
+        }
+        triage["reasons"] = [
+            *triage.get("reasons", []),
+            f"second opinion from {result.decided_by}: {label}",
+        ]
+        if label and label == category.get("label"):
+            triage["decided_by"] = result.decided_by
+            triage["needs_review"] = False
+            category["needs_review"] = False
 
     async def _embedding(self, tenant: str, ticket_id: str, text: str) -> np.ndarray | None:
         """The ticket's embedding: computed once per text version, stored, then reused."""
