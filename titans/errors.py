@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import time
+from typing import Any
 
 import grpc
 
@@ -135,3 +136,31 @@ def install_hint(package: str, vendor: str) -> NotConfigured:
         f"the {vendor} Titan needs the {package!r} package: pip install {package}",
         reason="TITAN_SDK_MISSING",
     )
+
+
+def map_stainless_sdk_error(
+    exc: BaseException, *, sdk: Any, base_error: type[BaseException], vendor: str
+) -> BaseException:
+    """SDK errors of the OpenAI and Anthropic clients (one exception tree shape) become ours.
+
+    Messages carry the vendor and the HTTP status, never the response body.
+    """
+    if isinstance(exc, TitanError):
+        return exc
+    if isinstance(exc, sdk.RateLimitError):
+        return RateLimited(
+            f"{vendor}: rate limited", retry_after=parse_retry_after(exc.response.headers)
+        )
+    if isinstance(exc, sdk.AuthenticationError | sdk.PermissionDeniedError):
+        return AuthError(f"{vendor}: HTTP {exc.status_code}")
+    if isinstance(exc, sdk.APITimeoutError):
+        return TitanTimeout(f"{vendor}: timed out")
+    if isinstance(exc, sdk.APIConnectionError):
+        return Transient(f"{vendor}: connection failed")
+    if isinstance(exc, sdk.APIStatusError):
+        if exc.status_code >= 500 or exc.status_code == 408:  # Anthropic's 529 = overloaded
+            return Transient(f"{vendor}: HTTP {exc.status_code}")
+        return InvalidRequest(f"{vendor}: HTTP {exc.status_code}")
+    if isinstance(exc, base_error):
+        return BadResponse(f"{vendor}: unusable response ({type(exc).__name__})")
+    return exc

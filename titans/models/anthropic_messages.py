@@ -9,15 +9,8 @@ from pydantic import SecretStr
 
 from titans.base import Model, ModelResponse, Provider, StreamEvent, TitanRequest, Usage
 from titans.errors import (
-    AuthError,
-    BadResponse,
-    InvalidRequest,
-    RateLimited,
-    TitanError,
-    TitanTimeout,
-    Transient,
     install_hint,
-    parse_retry_after,
+    map_stainless_sdk_error,
 )
 from titans.prompts import chat_turns
 
@@ -34,26 +27,8 @@ def _sdk() -> Any:
 
 def map_anthropic_error(exc: BaseException, vendor: str = "anthropic") -> BaseException:
     """The one place where ``anthropic`` SDK errors become ours."""
-    anthropic = _sdk()
-    if isinstance(exc, TitanError):
-        return exc
-    if isinstance(exc, anthropic.RateLimitError):
-        return RateLimited(
-            f"{vendor}: rate limited", retry_after=parse_retry_after(exc.response.headers)
-        )
-    if isinstance(exc, anthropic.AuthenticationError | anthropic.PermissionDeniedError):
-        return AuthError(f"{vendor}: HTTP {exc.status_code}")
-    if isinstance(exc, anthropic.APITimeoutError):
-        return TitanTimeout(f"{vendor}: timed out")
-    if isinstance(exc, anthropic.APIConnectionError):
-        return Transient(f"{vendor}: connection failed")
-    if isinstance(exc, anthropic.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code == 408:  # 529 = overloaded
-            return Transient(f"{vendor}: HTTP {exc.status_code}")
-        return InvalidRequest(f"{vendor}: HTTP {exc.status_code}")
-    if isinstance(exc, anthropic.AnthropicError):
-        return BadResponse(f"{vendor}: unusable response ({type(exc).__name__})")
-    return exc
+    sdk = _sdk()
+    return map_stainless_sdk_error(exc, sdk=sdk, base_error=sdk.AnthropicError, vendor=vendor)
 
 
 class AnthropicProvider(Provider):

@@ -10,15 +10,9 @@ from pydantic import SecretStr
 
 from titans.base import Model, ModelResponse, Provider, StreamEvent, TitanRequest, Usage
 from titans.errors import (
-    AuthError,
     BadResponse,
-    InvalidRequest,
-    RateLimited,
-    TitanError,
-    TitanTimeout,
-    Transient,
     install_hint,
-    parse_retry_after,
+    map_stainless_sdk_error,
 )
 from titans.prompts import chat_turns
 
@@ -34,27 +28,9 @@ def _sdk() -> Any:
 
 
 def map_openai_error(exc: BaseException, vendor: str = "openai") -> BaseException:
-    """The one place where ``openai`` SDK errors become ours (messages never carry the body)."""
-    openai = _sdk()
-    if isinstance(exc, TitanError):
-        return exc
-    if isinstance(exc, openai.RateLimitError):
-        return RateLimited(
-            f"{vendor}: rate limited", retry_after=parse_retry_after(exc.response.headers)
-        )
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return AuthError(f"{vendor}: HTTP {exc.status_code}")
-    if isinstance(exc, openai.APITimeoutError):
-        return TitanTimeout(f"{vendor}: timed out")
-    if isinstance(exc, openai.APIConnectionError):
-        return Transient(f"{vendor}: connection failed")
-    if isinstance(exc, openai.APIStatusError):
-        if exc.status_code >= 500 or exc.status_code == 408:
-            return Transient(f"{vendor}: HTTP {exc.status_code}")
-        return InvalidRequest(f"{vendor}: HTTP {exc.status_code}")
-    if isinstance(exc, openai.OpenAIError):
-        return BadResponse(f"{vendor}: unusable response ({type(exc).__name__})")
-    return exc
+    """The one place where ``openai`` SDK errors become ours."""
+    sdk = _sdk()
+    return map_stainless_sdk_error(exc, sdk=sdk, base_error=sdk.OpenAIError, vendor=vendor)
 
 
 class OpenAIProvider(Provider):
