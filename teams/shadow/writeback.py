@@ -166,6 +166,30 @@ def _body_ok(resp: httpx.Response) -> bool:
     return True
 
 
+def _picklist_fields(
+    body: dict[str, Any],
+    change: TicketChange,
+    picklists: Mapping[str, Mapping[str, str]] | None,
+    resolved_status: str,
+    keys: Mapping[str, str],
+) -> tuple[str, ...]:
+    """Put the picklist ids of the changed names into ``body`` under the vendor's ``keys``
+    (table → field); returns the tables whose name has no id in the tenant's picklists."""
+    skipped: list[str] = []
+    wanted = [("priority", change.priority), ("queue", change.queue), ("issue_type", change.category)]
+    if change.resolved or change.status:
+        wanted.append(("status", change.status or resolved_status))
+    for table, name in wanted:
+        if not name:
+            continue
+        pid = _reverse(picklists, table, name)
+        if pid:
+            body[keys[table]] = _as_int(pid)
+        else:
+            skipped.append(table)
+    return tuple(skipped)
+
+
 class AutotaskWriteBack(_HttpWriteBack):
     """``PATCH {base}/Tickets`` with the ticket's ``id`` and the changed fields."""
 
@@ -179,27 +203,13 @@ class AutotaskWriteBack(_HttpWriteBack):
         self, external_id: str, change: TicketChange, picklists: Mapping[str, Mapping[str, str]] | None
     ) -> tuple[str, str, Any, tuple[str, ...]]:
         body: dict[str, Any] = {"id": _as_int(external_id)}
-        skipped: list[str] = []
-        for name, table, key in (
-            (change.priority, "priority", "priority"),
-            (change.queue, "queue", "queueID"),
-            (change.category, "issue_type", "issueType"),
-        ):
-            if name:
-                pid = _reverse(picklists, table, name)
-                if pid:
-                    body[key] = _as_int(pid)
-                else:
-                    skipped.append(table)
-        if change.resolved or change.status:
-            sid = _reverse(picklists, "status", change.status or self.target.resolved_status)
-            if sid:
-                body["status"] = _as_int(sid)
-            else:
-                skipped.append("status")
+        skipped = _picklist_fields(
+            body, change, picklists, self.target.resolved_status,
+            {"priority": "priority", "queue": "queueID", "issue_type": "issueType", "status": "status"},
+        )
         if change.resolution:
             body["resolution"] = change.resolution
-        return "PATCH", self.target.base_url.rstrip("/") + "/Tickets", body, tuple(skipped)
+        return "PATCH", self.target.base_url.rstrip("/") + "/Tickets", body, skipped
 
 
 class ConnectWiseWriteBack(_HttpWriteBack):
@@ -242,24 +252,10 @@ class KaseyaBmsWriteBack(_HttpWriteBack):
         self, external_id: str, change: TicketChange, picklists: Mapping[str, Mapping[str, str]] | None
     ) -> tuple[str, str, Any, tuple[str, ...]]:
         body: dict[str, Any] = {"Id": _as_int(external_id)}
-        skipped: list[str] = []
-        for value, table, key in (
-            (change.priority, "priority", "PriorityId"),
-            (change.queue, "queue", "QueueId"),
-            (change.category, "issue_type", "IssueTypeId"),
-        ):
-            if value:
-                pid = _reverse(picklists, table, value)
-                if pid:
-                    body[key] = _as_int(pid)
-                else:
-                    skipped.append(table)
-        if change.resolved or change.status:
-            sid = _reverse(picklists, "status", change.status or self.target.resolved_status)
-            if sid:
-                body["StatusId"] = _as_int(sid)
-            else:
-                skipped.append("status")
+        skipped = _picklist_fields(
+            body, change, picklists, self.target.resolved_status,
+            {"priority": "PriorityId", "queue": "QueueId", "issue_type": "IssueTypeId", "status": "StatusId"},
+        )
         if change.resolution:
             body["ResolutionNote"] = change.resolution  # field name unconfirmed (docs/shadow.md)
         url = f"{self.target.base_url.rstrip('/')}/v2/servicedesk/tickets/{external_id}"
