@@ -51,7 +51,30 @@ class TicketRepository(Protocol):
         """Newest first; ``before`` is the (created_at, id) of the last ticket of the previous page."""
         ...
 
-    async def save(self, record: TicketRecord) -> None: ...
+    async def save(
+        self,
+        record: TicketRecord,
+        *,
+        expected_state: TicketState | None = None,
+        applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
+    ) -> bool:
+        """Save; with guards, only while they hold (compare-and-set). ``only`` limits the
+        attributes written. Returns False, writing nothing, when a guard no longer holds."""
+        ...
+
+    async def save_and_publish(
+        self,
+        record: TicketRecord,
+        topic: str | None,
+        body: dict[str, Any] | None,
+        *,
+        expected_state: TicketState | None = None,
+        applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
+    ) -> bool:
+        """``save`` and queue ``body`` on ``topic`` atomically (the transactional outbox)."""
+        ...
 
 
 class Bus(Protocol):

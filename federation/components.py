@@ -21,7 +21,6 @@ from omega.registry.v1 import registry_pb2, registry_pb2_grpc
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.routing import BaseRoute
 
-from backends.records import Message
 from backends.sqlite.adapters import EmbeddedStore
 from federation.capacity import server as capacity_server
 from federation.capacity.policy import ArrivalRate, QueueMetrics, TeamPolicy
@@ -313,15 +312,10 @@ class PipelineTeams:
                 continue
             self.in_flight[team] += len(messages)
             try:
-                await asyncio.gather(*(self._deliver(runner, m) for m in messages))
+                await asyncio.gather(*(runner.deliver(m) for m in messages))
             finally:
                 self.in_flight[team] -= len(messages)
                 self._handled[team] += len(messages)
-
-    @staticmethod
-    async def _deliver(runner: PipelineRunner, message: Message) -> None:
-        # PipelineRunner delivers one message (step, ack, retry, dead-letter, timeline).
-        await runner._deliver(message)  # noqa: SLF001 - same delivery semantics as the runner
 
     async def queue_metrics(self, team: str) -> QueueMetrics:
         depth = await self._store.bus.depth()

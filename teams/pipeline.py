@@ -88,13 +88,16 @@ class PipelineRunner:
             if not messages:
                 await self._store.bus.wait_for_work(self._policy.idle_poll_s)
                 continue
-            results = await asyncio.gather(
-                *(self._deliver(m) for m in messages), return_exceptions=True
-            )
-            for failure in (r for r in results if isinstance(r, BaseException)):
-                # A store outage while settling a message: the lease expires and the message
-                # is delivered again; the worker itself must keep running.
-                log.error("could not settle a message: %s", failure)
+            await asyncio.gather(*(self.deliver(m) for m in messages))
+
+    async def deliver(self, message: Message) -> None:
+        """Run one leased message's step, then ack, retry or dead-letter it, and record the
+        timeline. Never raises: a message that cannot even be settled (the store is down) is
+        left to its lease, which expires and delivers it again; the worker keeps running."""
+        try:
+            await self._deliver(message)
+        except Exception as exc:  # noqa: BLE001 - see the docstring
+            log.error("could not settle message %s (%s): %s", message.id, message.topic, exc)
 
     async def _deliver(self, message: Message) -> None:
         step = self._steps[message.topic]

@@ -262,10 +262,12 @@ class CosmosTicketRepository:
         *,
         expected_state: TicketState | None = None,
         applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
     ) -> bool:
         """Save the ticket; with a guard, only if it still holds (compare-and-set)."""
         return await self.save_and_publish(
-            record, None, None, expected_state=expected_state, applied_before=applied_before
+            record, None, None, expected_state=expected_state, applied_before=applied_before,
+            only=only,
         )
 
     async def save_and_publish(
@@ -276,9 +278,10 @@ class CosmosTicketRepository:
         *,
         expected_state: TicketState | None = None,
         applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
     ) -> bool:
         """Save the ticket and (through its outbox) queue the next step; False, saving and
-        queueing nothing, when a guard no longer holds."""
+        queueing nothing, when a guard no longer holds. ``only`` limits the attributes written."""
         record.updated_at = time.time()
         entry = outbox_entry(topic, record.id, body) if topic is not None and body is not None else None
 
@@ -288,7 +291,10 @@ class CosmosTicketRepository:
             if applied_before is not None and int(doc.get("applied_seq", 0)) >= applied_before:
                 return False
             keep: dict[str, Any] = {k: doc[k] for k in ("outbox", "outbox_pending", "outbox_since", "last_seq") if k in doc}
-            doc.update(ticket_doc(record))
+            new = ticket_doc(record)
+            if only is not None:
+                new = {k: v for k, v in new.items() if k in only or k == "updated_at"}
+            doc.update(new)
             doc.update(keep)
             doc["last_seq"] = max(int(keep.get("last_seq", 0)), record.applied_seq)
             if entry is not None:

@@ -364,10 +364,12 @@ class SqliteTicketRepository:
         *,
         expected_state: TicketState | None = None,
         applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
     ) -> bool:
         """Save the ticket; with a guard, only if it still holds (compare-and-set)."""
         return await self.save_and_publish(
-            record, None, None, expected_state=expected_state, applied_before=applied_before
+            record, None, None, expected_state=expected_state, applied_before=applied_before,
+            only=only,
         )
 
     async def save_and_publish(
@@ -378,29 +380,34 @@ class SqliteTicketRepository:
         *,
         expected_state: TicketState | None = None,
         applied_before: int | None = None,
+        only: tuple[str, ...] | None = None,
     ) -> bool:
         """Save the ticket and queue the next step atomically (the transactional outbox).
 
         Guards make a step's effect exactly-once even when two deliveries of one message
         overlap (a lease that expired mid-step): ``expected_state`` is the state the step
         started from, ``applied_before`` the arrival sequence the stored ticket must be below.
-        Returns False, saving and queueing nothing, when a guard no longer holds.
+        Returns False, saving and queueing nothing, when a guard no longer holds. ``only``
+        names the record attributes to write (e.g. ``("triage", "state")``), so a step never
+        writes back fields it did not change over a concurrent step's update.
         """
         record.updated_at = time.time()
+        values: dict[str, Any] = {
+            "state": record.state.value,
+            "version": record.version,
+            "raw_payload_id": record.raw_payload_id,
+            "fields": _dumps(record.fields),
+            "triage": _dumps(record.triage) if record.triage is not None else None,
+            "error": record.error,
+            "applied_seq": record.applied_seq,
+        }
+        columns = [c for c in values if only is None or c in only]
 
         def op(conn: sqlite3.Connection) -> bool:
-            sql = (
-                "UPDATE tickets SET state=?, version=?, raw_payload_id=?, fields=?, triage=?,"
-                " error=?, applied_seq=?, updated_at=? WHERE tenant=? AND id=?"
-            )
+            sets = ", ".join(f"{c}=?" for c in columns)
+            sql = f"UPDATE tickets SET {sets}, updated_at=? WHERE tenant=? AND id=?"
             args: list[Any] = [
-                record.state.value,
-                record.version,
-                record.raw_payload_id,
-                _dumps(record.fields),
-                _dumps(record.triage) if record.triage is not None else None,
-                record.error,
-                record.applied_seq,
+                *(values[c] for c in columns),
                 record.updated_at,
                 record.tenant,
                 record.id,

@@ -20,6 +20,7 @@ from titans.local.textprep import ticket_text
 log = logging.getLogger(__name__)
 
 TOPIC_TRIAGED = "ticket.triaged"
+MAX_CAS_ATTEMPTS = 5
 
 
 class Embedder(Protocol):
@@ -136,19 +137,33 @@ class TriageStep:
             except Exception:  # noqa: BLE001 - memory is an enrichment, never a blocker
                 log.exception("recall of similar tickets failed for %s", ticket_id)
                 triage["similar"] = []
-        record.triage = triage
-        record.state = TicketState.NEEDS_REVIEW if triage.get("needs_review") else TicketState.TRIAGED
-        saved = await self._store.tickets.save_and_publish(
-            record,
-            self.next_topic,
-            {"tenant": tenant, "ticket_id": ticket_id} if self.next_topic else None,
-            expected_state=TicketState.NORMALIZED,
-        )
-        if not saved:
-            return "skipped"  # an overlapping delivery already triaged this ticket
-        if self.next_topic:
-            self._store.bus.notify()
-        return "ok"
+        state = TicketState.NEEDS_REVIEW if triage.get("needs_review") else TicketState.TRIAGED
+        digest = text_digest(record.fields)
+        # Triage took a while, and an update of the same ticket may have been normalized
+        # meanwhile: write only the triage and the state (never the fields read before), guarded
+        # on the state and the arrival sequence of a fresh read.
+        for _ in range(MAX_CAS_ATTEMPTS):
+            fresh = await self._store.tickets.get(tenant, ticket_id)
+            if (
+                fresh is None
+                or fresh.state is not TicketState.NORMALIZED
+                or text_digest(fresh.fields) != digest
+            ):
+                return "skipped"  # triaged by an overlapping delivery, or new text is on its way
+            fresh.triage, fresh.state = triage, state
+            saved = await self._store.tickets.save_and_publish(
+                fresh,
+                self.next_topic,
+                {"tenant": tenant, "ticket_id": ticket_id} if self.next_topic else None,
+                expected_state=TicketState.NORMALIZED,
+                applied_before=fresh.applied_seq + 1,
+                only=("triage", "state"),
+            )
+            if saved:
+                if self.next_topic:
+                    self._store.bus.notify()
+                return "ok"
+        raise RuntimeError(f"ticket {ticket_id} kept changing while its triage was saved")
 
     async def _ask_second_opinion(
         self, tenant: str, ticket_id: str, title: str, description: str, triage: dict[str, Any]
