@@ -283,3 +283,35 @@ def explanation(t: ticket_pb2.Ticket) -> TriageExplanation:
 class CategoryList(BaseModel):
     categories: list[str]
     model_version: str
+
+
+class RunbookView(BaseModel):
+    """One automation the shadow agent may propose."""
+
+    name: str
+    title: str
+    categories: list[str]
+    parameters: list[str]
+    unattended: bool = Field(description="May run without confirmation where tenant policy allows")
+    threshold: float = Field(description="Triage confidence needed before it is proposed")
+    dry_run: str
+    undo: str
+
+
+class RunbookList(BaseModel):
+    """The tenant's runbook catalogue."""
+
+    runbooks: list[RunbookView]
+
+
+def runbooks(items: list[Any]) -> RunbookList:
+    return RunbookList(
+        runbooks=[
+            RunbookView(
+                name=r.name, title=r.title, categories=list(r.categories),
+                parameters=list(r.parameters), unattended=r.unattended, threshold=r.threshold,
+                dry_run=r.dry_run, undo=r.undo,
+            )
+            for r in items
+        ]
+    )

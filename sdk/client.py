@@ -375,6 +375,13 @@ class OmegaClient:
             self._shadow_stub().GetScorecard, shadow_pb2.GetScorecardRequest(window_days=window_days)
         )
 
+    async def list_runbooks(self) -> list[Any]:
+        """The tenant's runbook catalogue (omega.shadow.v1.Runbook messages)."""
+        from omega.shadow.v1 import shadow_pb2
+
+        resp = await self.call(self._shadow_stub().ListRunbooks, shadow_pb2.ListRunbooksRequest())
+        return list(resp.runbooks)
+
 
 def _ingest_result(resp: ingest_pb2.IngestTicketResponse) -> IngestResult:
     return IngestResult(

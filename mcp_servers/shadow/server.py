@@ -177,6 +177,22 @@ def register_shadow(server: MCPServer, deps: McpDeps) -> None:
             state=views.STATE_NAMES.get(t.state, "unspecified"),
         )
 
+    @server.resource(
+        "omega://runbooks",
+        name="runbooks",
+        title="Your tenant's runbooks",
+        description=(
+            "The automations the shadow agent may propose: where each applies, the parameters it "
+            "needs, whether policy may let it run unattended, its confidence threshold, its dry "
+            "run and its undo (JSON)."
+        ),
+        mime_type="application/json",
+    )
+    async def runbooks_resource() -> str:
+        async with omega_errors(deps.target):
+            items = await deps.client().list_runbooks()
+        return views.runbooks(items).model_dump_json()
+
     @server.prompt(name="summarise_my_queue", title="Summarise my queue")
     def summarise_my_queue() -> str:
         """Ask the assistant to summarise the technician's queue and what needs them first."""

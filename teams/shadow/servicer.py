@@ -93,3 +93,19 @@ class ShadowServicer(shadow_pb2_grpc.ShadowServiceServicer):
             resolutions=card["resolutions"],
             daily=[shadow_pb2.DailyActivity(**d) for d in card["daily"]],
         )
+
+    async def ListRunbooks(
+        self, request: shadow_pb2.ListRunbooksRequest, context: grpc.aio.ServicerContext
+    ) -> shadow_pb2.ListRunbooksResponse:
+        tenant = self._tenant(request.tenant)
+        books = self._svc.catalogue(tenant).runbooks
+        return shadow_pb2.ListRunbooksResponse(
+            runbooks=[
+                shadow_pb2.Runbook(
+                    name=r.name, title=r.title, categories=list(r.categories),
+                    parameters=list(r.params), unattended=r.unattended, threshold=r.threshold,
+                    dry_run=r.dry_run, undo=r.undo,
+                )
+                for _, r in sorted(books.items())
+            ]
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -155,6 +156,19 @@ async def test_shadow_server_lists_tools_with_schemas_and_annotations(rig: Rig) 
         assert {t.name for t in tools} == SHADOW_TOOLS
         check_tool_contract(tools)
         assert {p.name for p in (await c.list_prompts()).prompts} == {"summarise_my_queue"}
+
+
+async def test_runbooks_resource_lists_the_tenants_catalogue(rig: Rig) -> None:
+    async with Client(shadow.make_server(rig.deps())) as c:
+        uris = {str(r.uri) for r in (await c.list_resources()).resources}
+        assert "omega://runbooks" in uris
+        content = await c.read_resource("omega://runbooks")
+    books = {b["name"]: b for b in json.loads(content.contents[0].text)["runbooks"]}
+    # The shipped defaults (teams/shadow/runbooks.toml), each with where it applies and its undo.
+    assert {"password_reset", "account_unlock", "printer_queue_restart"} <= set(books)
+    unlock = books["account_unlock"]
+    assert unlock["categories"] and unlock["parameters"] and unlock["undo"]
+    assert 0.0 < unlock["threshold"] <= 1.0
 
 
 async def test_my_queue_and_draft_reply_are_the_technicians(rig: Rig) -> None:

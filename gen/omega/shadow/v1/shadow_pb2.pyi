@@ -134,3 +134,35 @@ class GetScorecardResponse(_message.Message):
     resolutions: int
     daily: _containers.RepeatedCompositeFieldContainer[DailyActivity]
     def __init__(self, auto_resolution_rate: _Optional[float] = ..., override_rate: _Optional[float] = ..., reopen_rate: _Optional[float] = ..., confident_but_wrong: _Optional[int] = ..., triage_time_p50_seconds: _Optional[float] = ..., proposal_time_p50_seconds: _Optional[float] = ..., sla_at_risk: _Optional[int] = ..., sla_breached: _Optional[int] = ..., tickets: _Optional[int] = ..., resolutions: _Optional[int] = ..., daily: _Optional[_Iterable[_Union[DailyActivity, _Mapping]]] = ...) -> None: ...
+
+class Runbook(_message.Message):
+    __slots__ = ("name", "title", "categories", "parameters", "unattended", "threshold", "dry_run", "undo")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    UNATTENDED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    UNDO_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    title: str
+    categories: _containers.RepeatedScalarFieldContainer[str]
+    parameters: _containers.RepeatedScalarFieldContainer[str]
+    unattended: bool
+    threshold: float
+    dry_run: str
+    undo: str
+    def __init__(self, name: _Optional[str] = ..., title: _Optional[str] = ..., categories: _Optional[_Iterable[str]] = ..., parameters: _Optional[_Iterable[str]] = ..., unattended: _Optional[bool] = ..., threshold: _Optional[float] = ..., dry_run: _Optional[str] = ..., undo: _Optional[str] = ...) -> None: ...
+
+class ListRunbooksRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class ListRunbooksResponse(_message.Message):
+    __slots__ = ("runbooks",)
+    RUNBOOKS_FIELD_NUMBER: _ClassVar[int]
+    runbooks: _containers.RepeatedCompositeFieldContainer[Runbook]
+    def __init__(self, runbooks: _Optional[_Iterable[_Union[Runbook, _Mapping]]] = ...) -> None: ...

@@ -60,6 +60,11 @@ class ShadowServiceStub:
                 request_serializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardRequest.SerializeToString,
                 response_deserializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardResponse.FromString,
                 _registered_method=True)
+        self.ListRunbooks = channel.unary_unary(
+                '/omega.shadow.v1.ShadowService/ListRunbooks',
+                request_serializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksRequest.SerializeToString,
+                response_deserializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksResponse.FromString,
+                _registered_method=True)
 
 
 class ShadowServiceServicer:
@@ -101,6 +106,13 @@ class ShadowServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRunbooks(self, request, context):
+        """ListRunbooks returns the tenant's runbook catalogue (defaults with the tenant's overrides).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ShadowServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +140,11 @@ def add_ShadowServiceServicer_to_server(servicer, server):
                     servicer.GetScorecard,
                     request_deserializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardRequest.FromString,
                     response_serializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardResponse.SerializeToString,
+            ),
+            'ListRunbooks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRunbooks,
+                    request_deserializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksRequest.FromString,
+                    response_serializer=omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +283,33 @@ class ShadowService:
             '/omega.shadow.v1.ShadowService/GetScorecard',
             omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardRequest.SerializeToString,
             omega_dot_shadow_dot_v1_dot_shadow__pb2.GetScorecardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRunbooks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/omega.shadow.v1.ShadowService/ListRunbooks',
+            omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksRequest.SerializeToString,
+            omega_dot_shadow_dot_v1_dot_shadow__pb2.ListRunbooksResponse.FromString,
             options,
             channel_credentials,
             insecure,
