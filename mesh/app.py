@@ -10,7 +10,6 @@ import asyncio
 import fcntl
 import logging
 import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import uvicorn
 from omega.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from omega.tickets.v1 import ticket_service_pb2, ticket_service_pb2_grpc
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -39,6 +37,7 @@ from federation.ingest.servicer import IngestServicer
 from federation.serving import ServingStatus, add_health_and_reflection, new_server
 from federation.tickets.servicer import TicketServicer
 from mesh.components import Component, MeshContext
+from mesh.http import split_addr, start_http
 from mesh.settings import OmegaSettings, TenantDirectory, write_default_tenants_file
 from sdk.client import OmegaClient
 from teams.normalize import NormalizeStep
@@ -51,9 +50,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 
 
-def _split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def default_components(settings: OmegaSettings) -> list[Component]:
@@ -141,7 +137,7 @@ class EmbeddedMesh:
 
     @property
     def grpc_target(self) -> str:
-        host, _ = _split_addr(self.settings.grpc_addr)
+        host, _ = split_addr(self.settings.grpc_addr)
         return f"{host}:{self.grpc_port}"
 
     async def start(self) -> None:
@@ -274,27 +270,9 @@ class EmbeddedMesh:
         routes = [Route("/healthz", self._healthz), *self._webhooks.routes()]
         for component in self.components:
             routes += component.routes()
-        app = Starlette(routes=routes)
-        host, port = _split_addr(self.settings.http_addr)
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets it knows are TCP, and
-        # without it every HTTP answer waits ~40 ms for a delayed ACK.
-        sock = socket.socket(
-            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        self._http, self._http_task, self.http_port = await start_http(
+            self.settings.http_addr, routes
         )
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(512)
-        sock.setblocking(False)
-        self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        self._http = uvicorn.Server(config)
-        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
-        for _ in range(200):
-            if self._http.started:
-                return
-            if self._http_task.done():
-                self._http_task.result()
-            await asyncio.sleep(0.01)
 
     async def _healthz(self, request: Request) -> JSONResponse:
         assert self.store is not None

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -24,7 +23,6 @@ import grpc
 import uvicorn
 from omega.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from omega.tickets.v1 import ticket_service_pb2, ticket_service_pb2_grpc
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -48,6 +46,7 @@ from federation.interceptors import client_interceptors
 from federation.serving import ServingStatus, add_health_and_reflection, new_server
 from federation.tickets.servicer import TicketServicer
 from mesh.components import Component, MeshContext
+from mesh.http import start_http
 from mesh.settings import OmegaSettings
 from teams.pipeline import DeliveryPolicy, PipelineRunner, Step
 
@@ -288,18 +287,9 @@ class Deployable:
         routes: list[BaseRoute] = [Route("/healthz", self._healthz)]
         for c in self.components:
             routes += c.routes()
-        host, _, port = self.settings.http_addr.rpartition(":")
-        host = host.strip("[]") or "127.0.0.1"
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, int(port)))
-        sock.listen(512)
-        sock.setblocking(False)
-        self.http_port = sock.getsockname()[1]
-        config = uvicorn.Config(Starlette(routes=routes), log_config=None, access_log=False,
-                                lifespan="off")
-        self._http = uvicorn.Server(config)
-        self._http_task = asyncio.create_task(self._http.serve(sockets=[sock]))
+        self._http, self._http_task, self.http_port = await start_http(
+            self.settings.http_addr, routes
+        )
 
     async def _healthz(self, request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok", "deployable": self.name})
