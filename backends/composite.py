@@ -49,6 +49,7 @@ from backends.records import (
     RawPayload,
     TicketRecord,
     TicketState,
+    raw_message_body,
 )
 from connectors.contract import PayloadIdentity
 from federation.errors import Unavailable
@@ -200,18 +201,7 @@ class CompositeIngestJournal:
             entry.clear()
             entry.update(
                 outbox_entry(
-                    topic,
-                    ticket_id,
-                    {
-                        "tenant": tenant,
-                        "ticket_id": ticket_id,
-                        "raw_payload_id": raw_id,
-                        "seq": seq,
-                        "source": source,
-                        "version": identity.version,
-                        "event": identity.event.value,
-                        "accepted_at": now,
-                    },
+                    topic, ticket_id, raw_message_body(tenant, ticket_id, raw_id, seq, identity, now)
                 )
             )
             add_to_outbox(doc, entry)

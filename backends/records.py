@@ -113,3 +113,23 @@ class TicketEvent:
     outcome: str  # "ok" | "skipped" | "retry" | "dead_letter"
     error: str = ""
     detail: str = ""
+
+
+def raw_message_body(
+    tenant: str, ticket_id: str, raw_payload_id: str, seq: int, identity: Any, accepted_at: float
+) -> dict[str, Any]:
+    """The ``ticket.raw`` message every ingest journal queues (teams/normalize.py reads it).
+
+    ``identity`` is the payload's ``connectors.contract.PayloadIdentity``; ``seq`` orders the
+    payloads of one ticket as they arrived.
+    """
+    return {
+        "tenant": tenant,
+        "ticket_id": ticket_id,
+        "raw_payload_id": raw_payload_id,
+        "seq": seq,
+        "source": identity.source.value,
+        "version": identity.version,
+        "event": identity.event.value,
+        "accepted_at": accepted_at,
+    }

@@ -20,6 +20,7 @@ from backends.records import (
     TicketEvent,
     TicketRecord,
     TicketState,
+    raw_message_body,
 )
 from backends.sqlite.database import SqliteDatabase
 from connectors.contract import PayloadIdentity
@@ -275,19 +276,7 @@ class SqliteIngestJournal:
                 (tenant, source, identity.external_id, identity.version, ticket_id, raw_id),
             )
             _publish(
-                conn,
-                topic,
-                ticket_id,
-                {
-                    "tenant": tenant,
-                    "ticket_id": ticket_id,
-                    "raw_payload_id": raw_id,
-                    "seq": seq,
-                    "source": source,
-                    "version": identity.version,
-                    "event": identity.event.value,
-                    "accepted_at": now,
-                },
+                conn, topic, ticket_id, raw_message_body(tenant, ticket_id, raw_id, seq, identity, now)
             )
             return AcceptResult(ticket_id, raw_id, duplicate=False)
 
