@@ -220,10 +220,11 @@ class TriageStep:
 
     async def _embedding(self, tenant: str, ticket_id: str, text: str) -> np.ndarray | None:
         """The ticket's embedding: computed once per text version, stored, then reused."""
-        if self._embedder is None or not self._triager.needs_embedding(tenant):
-            if self.similar is None or self._embedder is None:
-                return None
-        assert self._embedder is not None
+        # Needed by the model, or by the similar-ticket recall that reuses it.
+        if self._embedder is None or (
+            self.similar is None and not self._triager.needs_embedding(tenant)
+        ):
+            return None
         digest = text_digest({"title": text, "description": ""})
         stored = await self._store.features.get(tenant, ticket_id, digest, self._embedder.model_id)
         if stored is not None:
