@@ -11,6 +11,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from titans.local.onnx_encoder import lower_thread_priority
+
 log = logging.getLogger(__name__)
 
 
@@ -42,14 +44,22 @@ class MicroBatcher:
     under load the model sees batches and the event loop is never blocked.
     """
 
-    def __init__(self, embedder: Embedder, *, window_s: float = 0.002, max_batch: int = 64) -> None:
+    def __init__(
+        self, embedder: Embedder, *, window_s: float = 0.002, max_batch: int = 64, nice: int = 0
+    ) -> None:
         self._embedder = embedder
         self._window_s = window_s
         self._max_batch = max_batch
         self._pending: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed")
+        # nice > 0: background batches (the pipeline's) run at a lower OS priority than ingest.
+        self._pool = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="embed",
+            initializer=lower_thread_priority,
+            initargs=(nice,),
+        )
         self.batches = 0
         self.texts = 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +44,7 @@ from sdk.client import OmegaClient
 from teams.normalize import NormalizeStep
 from teams.pipeline import DeliveryPolicy, PipelineRunner, Step
 from teams.triage.step import TOPIC_TRIAGED, TriageStep
+from titans.local.onnx_encoder import lower_thread_priority
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +134,13 @@ class EmbeddedMesh:
         self._http_task: asyncio.Task[None] | None = None
         self._webhooks: WebhookReceiver | None = None
         self._client: OmegaClient | None = None
-        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omega-cpu")
+        # The pipeline's CPU work (model passes) runs niced: ingest gets the cores first.
+        self._executor = ThreadPoolExecutor(
+            max_workers=2,
+            thread_name_prefix="omega-cpu",
+            initializer=lower_thread_priority,
+            initargs=(settings.pipeline_nice,),
+        )
         self.created_tenants_file = False
 
     @property
@@ -218,7 +226,9 @@ class EmbeddedMesh:
             if embedder is None:
                 from titans.local.embedding import MiniLMEmbedder
 
-                embedder = await asyncio.to_thread(MiniLMEmbedder.load)
+                embedder = await asyncio.to_thread(
+                    functools.partial(MiniLMEmbedder.load, nice=self.settings.pipeline_nice)
+                )
             triager = LocalTriage(
                 self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
             )
@@ -262,7 +272,9 @@ class EmbeddedMesh:
             return None
         from context.embedding import MicroBatcher
 
-        self._embed_batcher = MicroBatcher(embedder, window_s=0.002, max_batch=32)
+        self._embed_batcher = MicroBatcher(
+            embedder, window_s=0.002, max_batch=32, nice=self.settings.pipeline_nice
+        )
         return self._embed_batcher
 
     async def _start_http(self) -> None:

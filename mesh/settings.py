@@ -111,6 +111,9 @@ class OmegaSettings(BaseSettings):
     retry_backoff_s: float = 0.5
     retry_backoff_max_s: float = 60.0
     workers: int = 2
+    # How much lower (nice) the pipeline's CPU threads run than ingest: during a burst the
+    # ingest RPC and webhooks get the cores first and triage catches up after. 0 disables.
+    pipeline_nice: int = Field(default=10, ge=0, le=19)
     log_level: str = "INFO"
     log_json: bool = True
 

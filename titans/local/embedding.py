@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from titans.local.onnx_encoder import OnnxEncoder, build_graph, onnx_runtime_available
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["EmbeddingCache", "MiniLMEmbedder", "ModelNotInstalledError", "read_safetensors"]
@@ -189,11 +191,16 @@ class MiniLMEmbedder:
     dim: int
     model_id: str
     max_seq_length: int
+    engine: str
+    threads: int
 
     def __init__(
         self,
         *,
         tokenizer: object,
+        engine: str = "numpy",
+        threads: int = 1,
+        nice: int = 0,
         model_id: str,
         max_seq_length: int,
         num_heads: int,
@@ -218,18 +225,66 @@ class MiniLMEmbedder:
         self._emb_ln_g = emb_ln_g
         self._emb_ln_b = emb_ln_b
         self._layers = tuple(layers)
+        self.engine = "numpy"
+        self.threads = 1
+        self._encoder: OnnxEncoder | None = None
+        if engine == "onnx":
+            self._use_onnx(threads, nice)
+        elif engine != "numpy":
+            raise ValueError(f"unknown embedding engine {engine!r} (onnx, numpy)")
+
+    def _use_onnx(self, threads: int, nice: int) -> None:
+        """Switch to ONNX Runtime; the numpy copies of the encoder weights are then dropped."""
+        graph = build_graph(
+            word_emb=self._word_emb,
+            pos_plus_type=self._pos_plus_type,
+            emb_ln_g=self._emb_ln_g,
+            emb_ln_b=self._emb_ln_b,
+            layers=self._layers,
+            num_heads=self._num_heads,
+            eps=self._eps,
+        )
+        self._encoder = OnnxEncoder(graph, threads=threads, nice=nice)
+        del graph
+        self._layers = ()
+        self._word_emb = self._pos_plus_type = np.zeros((0, self.dim), dtype=np.float32)
+        self.engine, self.threads = "onnx", threads
 
     @classmethod
     def load(
-        cls, model_dir: Path | None = None, *, max_seq_length: int | None = None
+        cls,
+        model_dir: Path | None = None,
+        *,
+        max_seq_length: int | None = None,
+        engine: str | None = None,
+        threads: int | None = None,
+        nice: int = 0,
     ) -> MiniLMEmbedder:
         """Load weights and tokenizer; ``model_dir=None`` uses the installed package's copy.
 
         ``max_seq_length`` (tokens, including [CLS]/[SEP]) may only shorten the model's own
         limit (256); a shorter limit is faster but changes embeddings of long texts, so it is
         appended to ``model_id`` (e.g. ``all-MiniLM-L6-v2@128``) to keep caches apart.
+        ``None`` means ``OMEGA_EMBEDDING_MAX_TOKENS`` or, unset, the model's own limit.
+
+        ``engine``: ``onnx`` (ONNX Runtime, the default when installed), ``numpy`` (the
+        reference forward pass) or ``auto``; ``None`` reads ``OMEGA_EMBEDDING_ENGINE``.
+        ``threads``: ONNX Runtime's threads per call (``OMEGA_EMBEDDING_THREADS``, else up to
+        2). Both engines give the same embeddings, so they share ``model_id``.
+        ``nice`` > 0 runs ONNX Runtime's worker threads at that lower priority (background
+        work such as the pipeline's; see ``onnx_encoder.lower_thread_priority``).
         """
         from tokenizers import Tokenizer
+
+        engine = (engine or os.environ.get("OMEGA_EMBEDDING_ENGINE") or "auto").strip().lower()
+        if engine == "auto":
+            engine = "onnx" if onnx_runtime_available() else "numpy"
+        if threads is None:
+            env_threads = os.environ.get("OMEGA_EMBEDDING_THREADS", "").strip()
+            threads = int(env_threads) if env_threads else min(2, os.cpu_count() or 1)
+        if max_seq_length is None:
+            env_tokens = os.environ.get("OMEGA_EMBEDDING_MAX_TOKENS", "").strip()
+            max_seq_length = int(env_tokens) if env_tokens else None
 
         if model_dir is None:
             model_dir = _installed_model_dir()
@@ -306,6 +361,9 @@ class MiniLMEmbedder:
             )
         embedder = cls(
             tokenizer=tokenizer,
+            engine=engine,
+            threads=threads,
+            nice=nice,
             model_id=model_id,
             max_seq_length=max_seq_length,
             num_heads=heads,
@@ -317,7 +375,10 @@ class MiniLMEmbedder:
             emb_ln_b=f32("embeddings.LayerNorm.bias"),
             layers=layers,
         )
-        logger.info("loaded %s from %s (max_seq_length=%s)", model_id, model_dir, max_seq_length)
+        logger.info(
+            "loaded %s from %s (max_seq_length=%s, engine=%s, threads=%s)",
+            model_id, model_dir, max_seq_length, embedder.engine, embedder.threads,
+        )
         return embedder
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
@@ -345,9 +406,23 @@ class MiniLMEmbedder:
             while stop - start > 1 and not _fits(stop - start, int(lengths[order[stop - 1]])):
                 stop -= 1
             rows = order[start:stop]
-            out[rows] = self._forward(np.concatenate([ids[i] for i in rows]), lengths[rows])
+            if self._encoder is not None:
+                out[rows] = self._forward_onnx([ids[i] for i in rows], lengths[rows])
+            else:
+                out[rows] = self._forward(np.concatenate([ids[i] for i in rows]), lengths[rows])
             start = stop
         return out
+
+    def _forward_onnx(self, ids: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
+        """One sub-batch through ONNX Runtime, padded to its longest text (sorted: little waste)."""
+        assert self._encoder is not None
+        seq = int(lengths.max())
+        padded = np.zeros((len(ids), seq), dtype=np.int64)
+        mask = np.zeros((len(ids), seq), dtype=np.int64)
+        for row, token_ids in enumerate(ids):
+            padded[row, : token_ids.size] = token_ids
+            mask[row, : token_ids.size] = 1
+        return self._encoder(padded, mask)
 
     def _forward(self, flat_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Encoder, mean pooling and L2 normalisation for one sub-batch of packed token ids."""

@@ -141,10 +141,42 @@ class LocalTriage:
                 model = self._train_default(tenant)
             else:
                 model = self._store.load(tenant, current)
+                if not self._embeddings_match(model):
+                    model = self._on_embedding_change(tenant, model, current)
             if model.tenant != tenant:  # defence in depth; the store already checks
                 raise PermissionError("model tenant mismatch")
             self._models[tenant] = model
             return model
+
+    def _embeddings_match(self, model: TriageModel) -> bool:
+        """Whether the model was trained on this embedder's vectors (same model and length)."""
+        if not model.uses_embeddings or self._embedder is None or not model.embedding_model_id:
+            return True
+        return model.embedding_model_id == self._embedder.model_id
+
+    def _on_embedding_change(self, tenant: str, model: TriageModel, version: str) -> TriageModel:
+        """The embedder changed (e.g. OMEGA_EMBEDDING_MAX_TOKENS) since ``model`` was trained.
+
+        A model trained on the demo history is simply retrained on the new vectors (a new
+        version, promoted). A model trained on the tenant's own history keeps serving — the
+        vectors come from the same network, cut at a different length — with a warning until
+        ``omega model train`` retrains it; triage results still name the version used.
+        """
+        assert self._embedder is not None
+        meta = self._store.meta(tenant, version)
+        if meta.get("source") == "demo-history" and self._demo_history is not None:
+            logger.info(
+                "tenant %s: demo model %s was trained on %s embeddings, the embedder is now %s;"
+                " retraining it",
+                tenant, version, model.embedding_model_id, self._embedder.model_id,
+            )
+            return self._train_default(tenant)
+        logger.warning(
+            "tenant %s: model %s was trained on %s embeddings but the embedder is %s; run"
+            " `omega model train` to retrain it on the current embeddings",
+            tenant, version, model.embedding_model_id, self._embedder.model_id,
+        )
+        return model
 
     def _train_default(self, tenant: str) -> TriageModel:
         if self._demo_history is None:

@@ -115,6 +115,15 @@ class ModelStore:
         os.replace(tmp, folder / CURRENT)
         logger.info("promoted model version %s", version)
 
+    def meta(self, tenant: str, version: str) -> dict[str, object]:
+        """The version's ``meta.json`` (summary and how it was made); {} when unreadable."""
+        path = self.tenant_dir(tenant) / version / META_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
     def load(self, tenant: str, version: str | None = None) -> TriageModel:
         """Load the tenant's current (or a given) version; never another tenant's model."""
         version = version or self.current_version(tenant)

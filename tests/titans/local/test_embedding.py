@@ -1,4 +1,7 @@
-"""Tests of the numpy all-MiniLM-L6-v2 embedder against a transformers (torch) reference.
+"""Tests of the all-MiniLM-L6-v2 embedder against a transformers (torch) reference.
+
+Every test runs twice: with the ONNX Runtime engine (the default) and the numpy reference
+forward pass; both must reproduce the reference.
 
 minilm_reference.json was made once in a separate scratch venv (torch 2.13.0 CPU,
 transformers AutoModel, mean pooling over the attention mask, L2 normalise, max_length=256)
@@ -28,12 +31,13 @@ from titans.local.embedding import (
 REFERENCE = Path(__file__).with_name("minilm_reference.json")
 
 
-@pytest.fixture(scope="module")
-def minilm() -> Iterator[MiniLMEmbedder]:
+@pytest.fixture(scope="module", params=["onnx", "numpy"])
+def minilm(request: pytest.FixtureRequest) -> Iterator[MiniLMEmbedder]:
     try:
-        embedder = MiniLMEmbedder.load()
+        embedder = MiniLMEmbedder.load(max_seq_length=256, engine=request.param, threads=2)
     except ModelNotInstalledError as exc:
         pytest.skip(str(exc))
+    assert embedder.engine == request.param
     # One BLAS thread: on a shared, busy CI box multi-threaded OpenBLAS spin-waits and makes
     # these tests ~8x slower; results are the same either way.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -128,7 +132,7 @@ def test_long_input_is_truncated_to_max_seq_length(minilm: MiniLMEmbedder) -> No
 
 
 def test_shorter_max_seq_length_truncates_earlier(minilm: MiniLMEmbedder) -> None:
-    short = MiniLMEmbedder.load(max_seq_length=16)
+    short = MiniLMEmbedder.load(max_seq_length=16, engine=minilm.engine)
     assert short.model_id == "all-MiniLM-L6-v2@16"
     text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
     a, b = short.embed([text + " fifteen sixteen", text + " printer jam firewall"])
@@ -155,6 +159,41 @@ def test_concurrent_calls_from_threads_match_serial(minilm: MiniLMEmbedder) -> N
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(minilm.embed, chunks))
     np.testing.assert_allclose(np.vstack(results), serial, atol=1e-5)
+
+
+def test_engines_agree_on_mixed_batches(minilm: MiniLMEmbedder) -> None:
+    """ONNX Runtime and numpy compute the same function, including padding inside a sub-batch
+    (texts of very different lengths) and the sub-batch splits of long batches."""
+    other = MiniLMEmbedder.load(
+        max_seq_length=256, engine="numpy" if minilm.engine == "onnx" else "onnx", threads=1
+    )
+    texts = [
+        "vpn",
+        "Outlook asks for my password again and again since the update this morning",
+        "Drucker im zweiten Stock druckt nicht, Papierstau angezeigt " * 12,
+        "",
+        "disk C: below 5 % on FS01; backup job failed twice; please extend the volume " * 30,
+    ] * 9
+    a, b = minilm.embed(texts, batch_size=4), other.embed(texts, batch_size=32)
+    assert float(np.min(np.sum(a * b, axis=1))) > 0.99999
+    assert minilm.model_id == other.model_id  # same function, same caches and features
+
+
+def test_engine_and_length_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMEGA_EMBEDDING_ENGINE", "numpy")
+    monkeypatch.setenv("OMEGA_EMBEDDING_MAX_TOKENS", "64")
+    embedder = MiniLMEmbedder.load()
+    assert (embedder.engine, embedder.max_seq_length) == ("numpy", 64)
+    assert embedder.model_id == "all-MiniLM-L6-v2@64"
+    monkeypatch.setenv("OMEGA_EMBEDDING_ENGINE", "tensorflow")
+    with pytest.raises(ValueError, match="unknown embedding engine"):
+        MiniLMEmbedder.load()
+
+
+def test_onnx_engine_drops_the_numpy_weights() -> None:
+    embedder = MiniLMEmbedder.load(engine="onnx", threads=1)
+    assert embedder.engine == "onnx" and embedder.threads == 1
+    assert embedder._layers == () and embedder._word_emb.size == 0  # one copy of the weights
 
 
 def _write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], bytes]]) -> None:

@@ -165,3 +165,32 @@ def test_demo_model_with_embedder_embeds_demo_once_and_never_twice_per_ticket(
         d.model_version
         != lt.triage("t2", title="printer offline", description="", embedding=vec).model_version
     )
+
+
+def test_changed_embedder_retrains_demo_model_and_warns_for_a_tenant_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OMEGA_EMBEDDING_MAX_TOKENS changes the embedder's model id: a demo-trained model is
+    retrained on the new vectors; a model trained on the tenant's own history keeps serving
+    with a warning naming `omega model train`."""
+    first = CountingEmbedder()
+    lt = LocalTriage(tmp_path, embedder=first, demo_history=default_demo_history())  # type: ignore[arg-type]
+    old_version = lt.model("t1").version
+    rows = [
+        dataclasses.replace(r, embedding=first.embed([r.text])[0])
+        for r in synthetic_tickets(300, seed=1)
+    ]
+    lt.train("acme", rows)
+    acme_version = lt.model("acme").version
+
+    changed = CountingEmbedder()
+    changed.model_id = "fake-embedder@64"
+    again = LocalTriage(tmp_path, embedder=changed, demo_history=default_demo_history())  # type: ignore[arg-type]
+    retrained = again.model("t1")
+    assert retrained.version != old_version
+    assert retrained.embedding_model_id == "fake-embedder@64"
+    assert ModelStore(tmp_path).current_version("t1") == retrained.version
+    with caplog.at_level("WARNING"):
+        kept = again.model("acme")
+    assert kept.version == acme_version and kept.embedding_model_id == "fake-embedder"
+    assert "omega model train" in caplog.text
