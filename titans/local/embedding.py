@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from titans.local.onnx_encoder import OnnxEncoder, build_graph, onnx_runtime_available
+from titans.local.onnx_encoder import (
+    PRECISIONS,
+    OnnxEncoder,
+    bound_heap_growth,
+    build_graph,
+    onnx_runtime_available,
+    release_freed_memory,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +41,9 @@ _INSTALL_HINT = (
 # Sub-batch limits: padded token slots (dense layers) and attention-score cells per head
 # (rows x longest^2; 2**19 cells x 12 heads x 4 bytes = 24 MiB of scores).
 _MAX_SLOTS = 4096
+# Defaults of MiniLMEmbedder.load (docs/embeddings.md has the measurements behind them).
+DEFAULT_MAX_TOKENS: int | None = None  # None: the model's own limit (256)
+DEFAULT_ONNX_PRECISION = "int8"
 _MAX_SCORE_CELLS = 2**19
 
 
@@ -193,6 +203,7 @@ class MiniLMEmbedder:
     max_seq_length: int
     engine: str
     threads: int
+    precision: str
 
     def __init__(
         self,
@@ -201,6 +212,7 @@ class MiniLMEmbedder:
         engine: str = "numpy",
         threads: int = 1,
         nice: int = 0,
+        precision: str = "fp32",
         model_id: str,
         max_seq_length: int,
         num_heads: int,
@@ -228,12 +240,15 @@ class MiniLMEmbedder:
         self.engine = "numpy"
         self.threads = 1
         self._encoder: OnnxEncoder | None = None
+        self.precision = "fp32"
         if engine == "onnx":
-            self._use_onnx(threads, nice)
+            self._use_onnx(threads, nice, precision)
         elif engine != "numpy":
             raise ValueError(f"unknown embedding engine {engine!r} (onnx, numpy)")
+        elif precision != "fp32":
+            raise ValueError("the numpy engine computes in fp32 only; int8 needs onnxruntime")
 
-    def _use_onnx(self, threads: int, nice: int) -> None:
+    def _use_onnx(self, threads: int, nice: int, precision: str) -> None:
         """Switch to ONNX Runtime; the numpy copies of the encoder weights are then dropped."""
         graph = build_graph(
             word_emb=self._word_emb,
@@ -244,11 +259,12 @@ class MiniLMEmbedder:
             num_heads=self._num_heads,
             eps=self._eps,
         )
-        self._encoder = OnnxEncoder(graph, threads=threads, nice=nice)
+        self._encoder = OnnxEncoder(graph, threads=threads, nice=nice, precision=precision)
         del graph
         self._layers = ()
         self._word_emb = self._pos_plus_type = np.zeros((0, self.dim), dtype=np.float32)
-        self.engine, self.threads = "onnx", threads
+        self.engine, self.threads, self.precision = "onnx", threads, precision
+        release_freed_memory()  # the graph's transient copies (~2x the weights)
 
     @classmethod
     def load(
@@ -259,6 +275,7 @@ class MiniLMEmbedder:
         engine: str | None = None,
         threads: int | None = None,
         nice: int = 0,
+        precision: str | None = None,
     ) -> MiniLMEmbedder:
         """Load weights and tokenizer; ``model_dir=None`` uses the installed package's copy.
 
@@ -270,12 +287,16 @@ class MiniLMEmbedder:
         ``engine``: ``onnx`` (ONNX Runtime, the default when installed), ``numpy`` (the
         reference forward pass) or ``auto``; ``None`` reads ``OMEGA_EMBEDDING_ENGINE``.
         ``threads``: ONNX Runtime's threads per call (``OMEGA_EMBEDDING_THREADS``, else up to
-        2). Both engines give the same embeddings, so they share ``model_id``.
+        2). In fp32 both engines give the same embeddings and share ``model_id``.
+        ``precision``: ``int8`` (ONNX Runtime only: int8 weight matrices, a quarter of the
+        memory and faster; its own ``model_id`` suffix ``-int8``) or ``fp32``; ``None`` reads
+        ``OMEGA_EMBEDDING_PRECISION``, else int8 on ONNX Runtime and fp32 on numpy.
         ``nice`` > 0 runs ONNX Runtime's worker threads at that lower priority (background
         work such as the pipeline's; see ``onnx_encoder.lower_thread_priority``).
         """
         from tokenizers import Tokenizer
 
+        bound_heap_growth()
         engine = (engine or os.environ.get("OMEGA_EMBEDDING_ENGINE") or "auto").strip().lower()
         if engine == "auto":
             engine = "onnx" if onnx_runtime_available() else "numpy"
@@ -284,7 +305,12 @@ class MiniLMEmbedder:
             threads = int(env_threads) if env_threads else min(2, os.cpu_count() or 1)
         if max_seq_length is None:
             env_tokens = os.environ.get("OMEGA_EMBEDDING_MAX_TOKENS", "").strip()
-            max_seq_length = int(env_tokens) if env_tokens else None
+            max_seq_length = int(env_tokens) if env_tokens else DEFAULT_MAX_TOKENS
+        precision = (precision or os.environ.get("OMEGA_EMBEDDING_PRECISION") or "").strip().lower()
+        if not precision:
+            precision = DEFAULT_ONNX_PRECISION if engine == "onnx" else "fp32"
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown embedding precision {precision!r} ({', '.join(PRECISIONS)})")
 
         if model_dir is None:
             model_dir = _installed_model_dir()
@@ -313,6 +339,9 @@ class MiniLMEmbedder:
             max_seq_length = model_max
         if not 2 < max_seq_length <= model_max:
             raise ValueError(f"max_seq_length must be in 3..{model_max}, got {max_seq_length}")
+        # int8 weights give slightly different vectors (cosine ~0.99 to fp32): own id, own caches.
+        if precision == "int8":
+            base_id = f"{base_id}-int8"
         model_id = base_id if max_seq_length == model_max else f"{base_id}@{max_seq_length}"
 
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -364,6 +393,7 @@ class MiniLMEmbedder:
             engine=engine,
             threads=threads,
             nice=nice,
+            precision=precision,
             model_id=model_id,
             max_seq_length=max_seq_length,
             num_heads=heads,
@@ -376,8 +406,8 @@ class MiniLMEmbedder:
             layers=layers,
         )
         logger.info(
-            "loaded %s from %s (max_seq_length=%s, engine=%s, threads=%s)",
-            model_id, model_dir, max_seq_length, embedder.engine, embedder.threads,
+            "loaded %s from %s (max_seq_length=%s, engine=%s, precision=%s, threads=%s)",
+            model_id, model_dir, max_seq_length, embedder.engine, precision, embedder.threads,
         )
         return embedder
 

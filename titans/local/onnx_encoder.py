@@ -13,16 +13,30 @@ encoder, mean pooling over the mask and L2 normalisation and returns ``(batch, d
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import math
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["OnnxEncoder", "lower_thread_priority", "onnx_runtime_available"]
+__all__ = [
+    "PRECISIONS",
+    "OnnxEncoder",
+    "bound_heap_growth",
+    "build_graph",
+    "lower_thread_priority",
+    "onnx_runtime_available",
+    "quantize_int8",
+    "release_freed_memory",
+]
+
+PRECISIONS = ("fp32", "int8")
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +101,7 @@ def build_graph(
     head_dim = hidden // num_heads
     initializers: list[Any] = []
     nodes: list[Any] = []
+    attention_matmuls: list[str] = []  # activation x activation: never quantized
     counter = 0
 
     def const(name: str, value: np.ndarray | float | Sequence[int]) -> str:
@@ -100,7 +115,7 @@ def build_graph(
         nonlocal counter
         counter += 1
         out = f"{op.lower()}_{counter}"
-        nodes.append(helper.make_node(op, inputs, [out], **attrs))
+        nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
     const("word_emb", word_emb)
@@ -132,14 +147,17 @@ def build_graph(
     for i, layer in enumerate(layers):
         qkv = node("Add", [node("MatMul", [x, const(f"qkv_w{i}", layer.qkv_w)]), const(f"qkv_b{i}", layer.qkv_b)])
         q, k, v = (f"q{i}", f"k{i}", f"v{i}")
-        nodes.append(helper.make_node("Split", [qkv, split_sizes], [q, k, v], axis=-1))
+        nodes.append(helper.make_node("Split", [qkv, split_sizes], [q, k, v], name=f"split{i}", axis=-1))
         q = node("Transpose", [node("Reshape", [q, heads_shape])], perm=[0, 2, 1, 3])
         k = node("Transpose", [node("Reshape", [k, heads_shape])], perm=[0, 2, 3, 1])
         v = node("Transpose", [node("Reshape", [v, heads_shape])], perm=[0, 2, 1, 3])
-        probs = node("Softmax", [node("Add", [node("MatMul", [q, k]), key_bias])], axis=-1)
+        scores = node("MatMul", [q, k])
+        probs = node("Softmax", [node("Add", [scores, key_bias])], axis=-1)
+        weighted = node("MatMul", [probs, v])
+        attention_matmuls += [scores, weighted]
         context = node(
             "Reshape",
-            [node("Transpose", [node("MatMul", [probs, v])], perm=[0, 2, 1, 3]), hidden_shape],
+            [node("Transpose", [weighted], perm=[0, 2, 1, 3]), hidden_shape],
         )
         attn = node("Add", [node("MatMul", [context, const(f"out_w{i}", layer.out_w)]), const(f"out_b{i}", layer.out_b)])
         x = node(
@@ -162,7 +180,7 @@ def build_graph(
     summed = node("ReduceSum", [node("Mul", [x, node("Unsqueeze", [mask, two_i])]), one_i], keepdims=0)
     pooled = node("Div", [summed, node("ReduceSum", [mask, one_i], keepdims=1)])
     norm = node("Max", [node("ReduceL2", [pooled, one_i], keepdims=1), const("tiny", np.float32(1e-12))])
-    nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"]))
+    nodes.append(helper.make_node("Div", [pooled, norm], ["embedding"], name="embedding"))
     graph = helper.make_graph(
         nodes,
         "minilm_encoder",
@@ -175,8 +193,71 @@ def build_graph(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 9  # what onnxruntime >= 1.16 reads
+    model.metadata_props.add(key="attention_matmuls", value=",".join(attention_matmuls))
     onnx.checker.check_model(model)
     return model
+
+
+def quantize_int8(model: Any) -> bytes:
+    """Dynamic int8 quantization of the weight matrices (per output channel, signed weights;
+    activations are quantized per call). The attention products (activation x activation)
+    and everything else stay float32. Returns the quantized model's bytes."""
+
+    skip = next(p.value for p in model.metadata_props if p.key == "attention_matmuls").split(",")
+    root = logging.getLogger()
+    hint = _DropQuantizerHint()
+    root.addFilter(hint)  # it advises a pre-processing step that does not apply to this graph
+    try:
+        return _quantize(model, skip)
+    finally:
+        root.removeFilter(hint)
+
+
+class _DropQuantizerHint(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+
+def _quantize(model: Any, skip: list[str]) -> bytes:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory(prefix="omega-minilm-") as tmp:
+        out = Path(tmp) / "minilm-int8.onnx"
+        quantize_dynamic(
+            model,
+            out,
+            op_types_to_quantize=["MatMul", "Gather"],
+            nodes_to_exclude=skip,
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+        )
+        return out.read_bytes()
+
+
+_M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+
+
+def bound_heap_growth() -> None:
+    """Serve allocations of 256 KiB and more with mmap, so they go back to the OS when freed.
+
+    glibc otherwise raises that threshold as large blocks are freed, and the activations of
+    each batch (several MB, allocated by ONNX Runtime's threads) then stay in per-thread heaps:
+    ~130 MB more resident memory after the first large batch. Process-wide and idempotent;
+    call it early (before large blocks were freed): ``MiniLMEmbedder.load`` does.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc keeps them after the graph's transient
+    copies are freed, which would otherwise show as ~150 MB of resident memory)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class OnnxEncoder:
@@ -189,12 +270,16 @@ class OnnxEncoder:
     (``lower_thread_priority``), since the calling thread takes part in every run.
     """
 
-    def __init__(self, model: Any, *, threads: int, nice: int = 0) -> None:
+    def __init__(self, model: Any, *, threads: int, nice: int = 0, precision: str = "fp32") -> None:
         if threads < 1:
             raise ValueError("threads must be >= 1")
-        self.threads, self.nice = threads, max(0, nice)
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r} ({', '.join(PRECISIONS)})")
+        self.threads, self.nice, self.precision = threads, max(0, nice), precision
+        bound_heap_growth()
+        graph: bytes = quantize_int8(model) if precision == "int8" else model.SerializeToString()
         if self.nice == 0:
-            self._session = self._new_session(model)
+            self._session = self._new_session(graph)
             return
         built: list[Any] = []
         errors: list[BaseException] = []
@@ -202,7 +287,7 @@ class OnnxEncoder:
         def build() -> None:
             lower_thread_priority(self.nice)
             try:
-                built.append(self._new_session(model))
+                built.append(self._new_session(graph))
             except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
                 errors.append(exc)
 
@@ -213,7 +298,7 @@ class OnnxEncoder:
             raise errors[0]
         self._session = built[0]
 
-    def _new_session(self, model: Any) -> Any:
+    def _new_session(self, graph: bytes) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -222,10 +307,10 @@ class OnnxEncoder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # No arena: it keeps the largest batch's activations (~100 MB) for the process's life.
+        options.enable_cpu_mem_arena = False
         options.log_severity_level = 3  # warnings about our in-memory graph are noise
-        return ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = self._session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})[0]

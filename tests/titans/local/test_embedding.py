@@ -34,7 +34,9 @@ REFERENCE = Path(__file__).with_name("minilm_reference.json")
 @pytest.fixture(scope="module", params=["onnx", "numpy"])
 def minilm(request: pytest.FixtureRequest) -> Iterator[MiniLMEmbedder]:
     try:
-        embedder = MiniLMEmbedder.load(max_seq_length=256, engine=request.param, threads=2)
+        embedder = MiniLMEmbedder.load(
+            max_seq_length=256, engine=request.param, threads=2, precision="fp32"
+        )
     except ModelNotInstalledError as exc:
         pytest.skip(str(exc))
     assert embedder.engine == request.param
@@ -132,7 +134,7 @@ def test_long_input_is_truncated_to_max_seq_length(minilm: MiniLMEmbedder) -> No
 
 
 def test_shorter_max_seq_length_truncates_earlier(minilm: MiniLMEmbedder) -> None:
-    short = MiniLMEmbedder.load(max_seq_length=16, engine=minilm.engine)
+    short = MiniLMEmbedder.load(max_seq_length=16, engine=minilm.engine, precision="fp32")
     assert short.model_id == "all-MiniLM-L6-v2@16"
     text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
     a, b = short.embed([text + " fifteen sixteen", text + " printer jam firewall"])
@@ -165,7 +167,10 @@ def test_engines_agree_on_mixed_batches(minilm: MiniLMEmbedder) -> None:
     """ONNX Runtime and numpy compute the same function, including padding inside a sub-batch
     (texts of very different lengths) and the sub-batch splits of long batches."""
     other = MiniLMEmbedder.load(
-        max_seq_length=256, engine="numpy" if minilm.engine == "onnx" else "onnx", threads=1
+        max_seq_length=256,
+        engine="numpy" if minilm.engine == "onnx" else "onnx",
+        threads=1,
+        precision="fp32",
     )
     texts = [
         "vpn",
@@ -191,9 +196,35 @@ def test_engine_and_length_come_from_the_environment(monkeypatch: pytest.MonkeyP
 
 
 def test_onnx_engine_drops_the_numpy_weights() -> None:
-    embedder = MiniLMEmbedder.load(engine="onnx", threads=1)
+    embedder = MiniLMEmbedder.load(engine="onnx", threads=1, precision="fp32")
     assert embedder.engine == "onnx" and embedder.threads == 1
     assert embedder._layers == () and embedder._word_emb.size == 0  # one copy of the weights
+
+
+def test_int8_stays_close_to_the_reference_and_has_its_own_id(
+    reference: list[dict[str, object]],
+) -> None:
+    """int8 weights change the vectors slightly: each reference sentence keeps cosine > 0.97
+    to the torch embedding, neighbours keep their order, and the id keeps caches apart."""
+    int8 = MiniLMEmbedder.load(engine="onnx", precision="int8", max_seq_length=256)
+    assert (int8.precision, int8.model_id) == ("int8", "all-MiniLM-L6-v2-int8")
+    assert MiniLMEmbedder.load(engine="onnx", precision="int8", max_seq_length=64).model_id == (
+        "all-MiniLM-L6-v2-int8@64"
+    )
+    texts = [str(r["text"]) for r in reference]
+    expected = np.asarray([r["vector"] for r in reference], dtype=np.float32)
+    got = int8.embed(texts)
+    cos = np.sum(got * expected, axis=1)
+    assert float(cos.min()) > 0.97 and float(cos.mean()) > 0.985
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    a, b, c = int8.embed(
+        ["I forgot my password", "please reset my login password", "the printer is out of toner"]
+    )
+    assert float(a @ b) > float(a @ c) + 0.2
+    with pytest.raises(ValueError, match="int8 needs onnxruntime"):
+        MiniLMEmbedder.load(engine="numpy", precision="int8")
+    with pytest.raises(ValueError, match="unknown embedding precision"):
+        MiniLMEmbedder.load(precision="fp8")
 
 
 def _write_safetensors(path: Path, tensors: dict[str, tuple[str, list[int], bytes]]) -> None:
