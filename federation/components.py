@@ -298,24 +298,17 @@ class PipelineTeams:
         return work
 
     async def run_worker(self, team: str, stop: asyncio.Event) -> None:
-        """Lease and deliver the team's messages until ``stop`` is set (finishing the batch)."""
-        runner, policy, bus = self._runners[team], self._policy, self._store.bus
-        while not stop.is_set():
-            try:
-                messages = await bus.lease(runner.topics, policy.batch, policy.visibility_s)
-            except Exception:  # noqa: BLE001 - the store may be briefly unavailable
-                log.exception("lease failed for team %s; retrying", team)
-                await _wait(stop, policy.idle_poll_s)
-                continue
-            if not messages:
-                await bus.wait_for_work(policy.idle_poll_s)
-                continue
-            self.in_flight[team] += len(messages)
-            try:
-                await asyncio.gather(*(runner.deliver(m) for m in messages))
-            finally:
-                self.in_flight[team] -= len(messages)
-                self._handled[team] += len(messages)
+        """Lease and deliver the team's messages until ``stop`` is set (finishing those in
+        flight); see ``PipelineRunner.work``."""
+
+        def leased() -> None:
+            self.in_flight[team] += 1
+
+        def done() -> None:
+            self.in_flight[team] -= 1
+            self._handled[team] += 1
+
+        await self._runners[team].work(stop, on_leased=leased, on_done=done)
 
     async def queue_metrics(self, team: str) -> QueueMetrics:
         depth = await self._store.bus.depth()
@@ -324,11 +317,6 @@ class PipelineTeams:
         oldest = max((age for _, age in rows), default=0.0)
         rate = self._arrivals[team].update(time.time(), waiting + self._handled[team])
         return QueueMetrics(depth=waiting, oldest_age_s=oldest, arrival_rate=rate)
-
-
-async def _wait(stop: asyncio.Event, timeout_s: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout_s)
 
 
 def team_policies(

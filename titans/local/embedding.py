@@ -47,8 +47,14 @@ DEFAULT_ONNX_PRECISION = "int8"
 _MAX_SCORE_CELLS = 2**19
 
 
-def _fits(rows: int, longest: int) -> bool:
-    return rows * longest <= _MAX_SLOTS and rows * longest * longest <= _MAX_SCORE_CELLS
+# ONNX Runtime keeps its largest run's activations in its memory arena (without the arena every
+# run maps fresh pages: ~2x slower), so its sub-batches are smaller: <= 1024 token slots holds
+# the arena near 30 MB and costs nothing in speed (docs/embeddings.md).
+_ONNX_MAX_SLOTS = 1024
+
+
+def _fits(rows: int, longest: int, max_slots: int = _MAX_SLOTS) -> bool:
+    return rows * longest <= max_slots and rows * longest * longest <= _MAX_SCORE_CELLS
 
 
 _SAFETENSORS_DTYPES: dict[str, np.dtype[np.generic]] = {
@@ -428,12 +434,15 @@ class MiniLMEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))  # type: ignore[attr-defined]
         ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
         lengths = np.fromiter((a.size for a in ids), dtype=np.int64, count=len(ids))
+        max_slots = _ONNX_MAX_SLOTS if self._encoder is not None else _MAX_SLOTS
         order = np.argsort(lengths, kind="stable")
         start = 0
         while start < len(order):
             stop = min(start + batch_size, len(order))
             # Sorted ascending, so the last row is the longest; shrink long sub-batches.
-            while stop - start > 1 and not _fits(stop - start, int(lengths[order[stop - 1]])):
+            while stop - start > 1 and not _fits(
+                stop - start, int(lengths[order[stop - 1]]), max_slots
+            ):
                 stop -= 1
             rows = order[start:stop]
             if self._encoder is not None:
