@@ -32,3 +32,33 @@ def test_fast_paths_match_sklearn(n_classes: int, sparse: bool) -> None:
     assert ours.shape == theirs.shape == (17, n_classes)
     np.testing.assert_allclose(ours, theirs, rtol=1e-6, atol=1e-9)
     assert (ours.argmax(axis=1) == lr.predict(probe)).all()
+
+
+def test_featurizer_fast_path_matches_sklearn_transform() -> None:
+    """A few texts go through our own tf-idf loop; it must equal sklearn's transform, including
+    unknown words, repeated words, empty text and text with no known n-gram."""
+    from titans.local.classifier import ClassifierConfig, TicketFeaturizer
+
+    corpus = [
+        "outlook asks for my password again",
+        "printer on floor two is offline",
+        "vpn drops every few minutes from home",
+        "need access to the finance share",
+        "laptop screen flickers after the update",
+        "password reset for the vpn account",
+    ] * 3
+    featurizer = TicketFeaturizer(ClassifierConfig()).fit(corpus)
+    probes = [
+        "Outlook password password password prompt",
+        "",
+        "zzz qqq",
+        "the printer and the vpn are both offline again today",
+    ]
+    fast = featurizer.transform(probes)
+    slow = sp.hstack(
+        [featurizer.word.transform(probes), featurizer.char.transform(probes)], format="csr"
+    )
+    assert fast.shape == slow.shape and fast.dtype == slow.dtype
+    np.testing.assert_allclose(fast.toarray(), slow.toarray(), rtol=1e-6, atol=1e-7)
+    many = featurizer.transform(probes * 5)  # above the fast-path size: sklearn's own path
+    np.testing.assert_allclose(many.toarray()[: len(probes)], fast.toarray(), rtol=1e-6, atol=1e-7)
