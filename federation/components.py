@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import grpc
@@ -267,13 +267,18 @@ class PipelineTeams:
     def __init__(
         self, store: EmbeddedStore, steps: Sequence[Step], policy: DeliveryPolicy,
         arrival_window_s: float = 30.0,
+        *,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
         self._store = store
         self._policy = policy
         by_team: dict[str, list[Step]] = {}
         for step in steps:
             by_team.setdefault(team_for_step(step.name), []).append(step)
-        self._runners = {team: PipelineRunner(store, st, policy) for team, st in by_team.items()}
+        self._runners = {
+            team: PipelineRunner(store, st, policy, yield_to=yield_to)
+            for team, st in by_team.items()
+        }
         self._handled = dict.fromkeys(by_team, 0)
         self.in_flight = dict.fromkeys(by_team, 0)
         self._arrivals = {team: ArrivalRate(window_s=arrival_window_s) for team in by_team}

@@ -195,13 +195,14 @@ class EmbeddedMesh:
         )
         # With a Capacity Manager among the components, it starts and stops each team's
         # workers (scale to zero when idle); otherwise a fixed PipelineRunner runs them.
-        self.teams = PipelineTeams(self.store, steps, policy)
+        # Ingest first: while a burst is being accepted, the workers lease nothing new.
+        self.teams = PipelineTeams(self.store, steps, policy, yield_to=ingest.busy)
         managed = any(
             getattr(c, "bind_pipeline", None) is not None and c.bind_pipeline(self.teams)
             for c in self.components
         )
         if not managed:
-            self.runner = PipelineRunner(self.store, steps, policy)
+            self.runner = PipelineRunner(self.store, steps, policy, yield_to=ingest.busy)
             self.runner.start(s.workers)
 
         self._client = OmegaClient(self.grpc_target, timeout_s=10.0)

@@ -21,8 +21,8 @@ def proto_files() -> list[Path]:
 
 def generate(out_dir: Path) -> None:
     """Run protoc for every OMEGA proto into ``out_dir`` and add package markers."""
-    from grpc_tools import protoc  # dev dependency: only needed to regenerate
     import grpc_tools
+    from grpc_tools import protoc  # dev dependency: only needed to regenerate
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,8 @@ class DeliveryPolicy:
     backoff_max_s: float = 60.0
     batch: int = 32  # deliveries in flight per worker (a new lease as soon as one finishes)
     idle_poll_s: float = 0.5
+    max_yield_s: float = 2.0  # longest pause for an ingest burst before leasing anyway
+    batch_while_yielding: int = 4  # deliveries in flight per worker during an ingest burst
 
     def delay(self, attempt: int) -> float:
         base: float = min(self.backoff_max_s, self.backoff_s * 2 ** max(0, attempt - 1))
@@ -58,13 +60,24 @@ async def _sleep_unless(stop: asyncio.Event, timeout_s: float) -> None:
 class PipelineRunner:
     """Runs the steps of the embedded pipeline as asyncio tasks in this process."""
 
-    def __init__(self, store: EmbeddedStore, steps: list[Step], policy: DeliveryPolicy) -> None:
+    def __init__(
+        self,
+        store: EmbeddedStore,
+        steps: list[Step],
+        policy: DeliveryPolicy,
+        *,
+        yield_to: Callable[[], bool] | None = None,
+    ) -> None:
         self._store = store
         self._steps = {s.name: s for s in steps}
         self._policy = policy
+        # True while something more urgent runs in this process (an ingest burst): no new
+        # leases then, for at most ``policy.max_yield_s`` at a time, so nothing starves.
+        self._yield_to = yield_to
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.handled = 0
+        self.yields = 0  # times the workers held back for an ingest burst
 
     @property
     def topics(self) -> list[str]:
@@ -109,7 +122,11 @@ class PipelineRunner:
 
         try:
             while not stop.is_set():
-                free = policy.batch - len(in_flight)
+                cap = policy.batch
+                if self._yield_to is not None and self._yield_to():
+                    await self._yield(stop)
+                    cap = policy.batch_while_yielding
+                free = cap - len(in_flight)
                 if free <= 0:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     continue
@@ -134,6 +151,15 @@ class PipelineRunner:
             await asyncio.gather(*in_flight, return_exceptions=True)
             raise
         await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _yield(self, stop: asyncio.Event) -> None:
+        """Hold back new leases while ``yield_to()`` says so, up to ``max_yield_s``."""
+        assert self._yield_to is not None
+        deadline = time.monotonic() + self._policy.max_yield_s
+        # The condition belongs to ingest (a counter, no event): a 10 ms poll is enough.
+        while self._yield_to() and time.monotonic() < deadline and not stop.is_set():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        self.yields += 1
 
     async def deliver(self, message: Message) -> None:
         """Run one leased message's step, then ack, retry or dead-letter it, and record the

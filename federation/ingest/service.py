@@ -49,11 +49,27 @@ class IngestService:
         self._journal = journal
         self._dead_letters = dead_letters
         self.tenants = tenants
+        # Calls being accepted right now: the pipeline holds back while a burst is coming in
+        # (mesh.app wires ``busy`` into the pipeline workers), so accepting comes first.
+        self.in_flight = 0
+
+    def busy(self, threshold: int = 8) -> bool:
+        """Whether an ingest burst is under way (``threshold`` or more calls in flight)."""
+        return self.in_flight >= threshold
 
     async def ingest(
         self, tenant: str, raw: bytes, *, source: Source | None, received_via: str
     ) -> IngestOutcome:
         """Store ``raw`` durably and queue it; raises ``IngestRefused`` (kept for replay)."""
+        self.in_flight += 1
+        try:
+            return await self._ingest(tenant, raw, source=source, received_via=received_via)
+        finally:
+            self.in_flight -= 1
+
+    async def _ingest(
+        self, tenant: str, raw: bytes, *, source: Source | None, received_via: str
+    ) -> IngestOutcome:
         self.tenants.get(tenant)  # NotFound for an unknown tenant: nothing is stored
         if not raw:
             raise InvalidArgument("payload is empty", reason="EMPTY_PAYLOAD")

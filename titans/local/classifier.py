@@ -61,10 +61,6 @@ class NeighbourIndex:
         self.ticket_ids = ticket_ids
         self._f32: np.ndarray | None = None
 
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self.__dict__.setdefault("_fast", None)  # models saved before the fast path existed
-
     def __getstate__(self) -> dict[str, object]:
         return {"vectors": self.vectors, "ticket_ids": self.ticket_ids}
 
@@ -187,6 +183,10 @@ class TicketFeaturizer:
             assert self.word is not None
             self._word_names = self.word.get_feature_names_out()
         return self._word_names
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("_fast", None)  # models saved before the fast path existed
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)

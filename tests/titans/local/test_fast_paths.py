@@ -62,3 +62,18 @@ def test_featurizer_fast_path_matches_sklearn_transform() -> None:
     np.testing.assert_allclose(fast.toarray(), slow.toarray(), rtol=1e-6, atol=1e-7)
     many = featurizer.transform(probes * 5)  # above the fast-path size: sklearn's own path
     np.testing.assert_allclose(many.toarray()[: len(probes)], fast.toarray(), rtol=1e-6, atol=1e-7)
+
+
+def test_featurizer_pickled_before_the_fast_path_still_transforms() -> None:
+    """Models on disk were pickled without the fast path's cache attribute."""
+    import pickle
+
+    from titans.local.classifier import ClassifierConfig, TicketFeaturizer
+
+    featurizer = TicketFeaturizer(ClassifierConfig()).fit(["printer offline", "vpn drops"] * 3)
+    state = featurizer.__getstate__()
+    del state["_fast"]  # what an older model's pickle holds
+    old = TicketFeaturizer.__new__(TicketFeaturizer)
+    old.__setstate__(state)
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.transform(["printer offline"]).nnz > 0
