@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -110,3 +112,32 @@ async def test_a_delete_event_marks_the_ticket_deleted(mesh: EmbeddedMesh) -> No
             assert mesh.store is not None
             await mesh.store.bus.wait_for_work(0.05)
     assert t.state == ticket_pb2.TICKET_STATE_DELETED
+
+
+async def test_workers_hold_back_during_an_ingest_burst_but_never_starve(
+    mesh: EmbeddedMesh,
+) -> None:
+    """While 8+ ingest calls are in flight the workers lease nothing new (accepting comes
+    first), and resume as soon as the burst ends; a burst that never ends still lets work
+    through after ``max_yield_s``. The burst is the ingest service's own in-flight counter."""
+    assert mesh.ctx is not None and mesh.runner is not None
+    ingest = mesh.ctx.services["ingest"]
+    ingest.in_flight = 50
+    try:
+        async with OmegaClient(mesh.grpc_target) as client:
+            res = await client.ingest_ticket(generic("B-1", "VPN down for the whole office"))
+            await asyncio.sleep(0.6)
+            held = await client.get_ticket(res.ticket_id)
+            assert held.state == ticket_pb2.TICKET_STATE_RECEIVED
+            ingest.in_flight = 0
+            ticket = await wait_settled(client, res.ticket_id, timeout_s=10)
+            assert ticket.state == ticket_pb2.TICKET_STATE_TRIAGED
+
+            mesh.runner._policy = dataclasses.replace(mesh.runner._policy, max_yield_s=0.2)
+            ingest.in_flight = 50  # a burst that does not end
+            res2 = await client.ingest_ticket(generic("B-2", "Printer jams on every page"))
+            ticket2 = await wait_settled(client, res2.ticket_id, timeout_s=10)
+            assert ticket2.state == ticket_pb2.TICKET_STATE_TRIAGED
+            assert mesh.runner.yields >= 2
+    finally:
+        ingest.in_flight = 0
