@@ -228,7 +228,11 @@ class EmbeddedMesh:
                 from titans.local.embedding import MiniLMEmbedder
 
                 embedder = await asyncio.to_thread(
-                    functools.partial(MiniLMEmbedder.load, nice=self.settings.pipeline_nice)
+                    functools.partial(
+                        MiniLMEmbedder.load,
+                        nice=self.settings.pipeline_nice,
+                        threads=self.settings.embedding_threads,
+                    )
                 )
             triager = LocalTriage(
                 self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
@@ -274,7 +278,11 @@ class EmbeddedMesh:
         from context.embedding import MicroBatcher
 
         self._embed_batcher = MicroBatcher(
-            embedder, window_s=0.002, max_batch=32, nice=self.settings.pipeline_nice
+            embedder,
+            window_s=0.002,
+            max_batch=32,
+            nice=self.settings.pipeline_nice,
+            workers=self.settings.embedding_workers,
         )
         return self._embed_batcher
 

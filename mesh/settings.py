@@ -114,6 +114,11 @@ class OmegaSettings(BaseSettings):
     # How much lower (nice) the pipeline's CPU threads run than ingest: during a burst the
     # ingest RPC and webhooks get the cores first and triage catches up after. 0 disables.
     pipeline_nice: int = Field(default=10, ge=0, le=19)
+    # The embedded mesh's MiniLM: ONNX Runtime threads per call, and how many calls run at
+    # once. One thread per call and two calls at once keeps both cores busy under load without
+    # the barrier waits a 2-thread call has when the cores are contended (docs/embeddings.md).
+    embedding_threads: int = Field(default=1, ge=1, le=64)
+    embedding_workers: int = Field(default=2, ge=1, le=64)
     log_level: str = "INFO"
     log_json: bool = True
 
