@@ -11,6 +11,7 @@ import fcntl
 import functools
 import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -245,6 +246,7 @@ class EmbeddedMesh:
             # Load (or, on a fresh install, train) the default tenant's model before serving:
             # training in this process would otherwise compete with ingest for the GIL.
             await asyncio.to_thread(warm, self.settings.default_tenant)
+            await asyncio.to_thread(self._warm_up, triager, embedder)
         return [
             NormalizeStep(self.store, self.tenants),
             TriageStep(
@@ -256,6 +258,31 @@ class EmbeddedMesh:
                 second_opinion=self._titans_router(),
             ),
         ]
+
+    def _warm_up(self, triager: Any, embedder: Any | None) -> None:
+        """Run a few synthetic tickets through the model and the embedder before serving.
+
+        The first calls of a fresh process are several times slower (ONNX Runtime sizes its
+        memory arena, sklearn and scipy load lazily): without this, the first seconds of
+        traffic after a start queue up behind them. Nothing is stored.
+        """
+        started = time.perf_counter()
+        line = "printer offline after the update, users cannot print invoices or send e-mail "
+        texts = [line * n for n in (1, 2, 6)]
+        try:
+            if embedder is not None:
+                for size in (1, 4, 16):
+                    embedder.embed((texts * size)[:size])
+            for text in texts:
+                vector = embedder.embed([text])[0] if embedder is not None else None
+                triager.triage(
+                    self.settings.default_tenant, title="warm-up", description=text,
+                    embedding=vector,
+                )
+        except Exception:  # noqa: BLE001 - warming is an optimisation, never a start-up failure
+            log.exception("warm-up failed; serving anyway")
+            return
+        log.info("warmed up the model and the embedder in %.2fs", time.perf_counter() - started)
 
     def _titans_router(self) -> Any | None:
         """A cloud Titan router when at least one Titan is configured (OMEGA_TITANS_*), else None:
