@@ -124,6 +124,11 @@ def _resolve(fut: asyncio.Future[Any], result: Any, error: BaseException | None)
         fut.set_result(result)
 
 
+def _resolve_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, error in settled:
+        _resolve(fut, result, error)
+
+
 class SqliteDatabase:
     """The embedded store. ``start()`` opens it; ``write``/``read`` run functions against it."""
 
@@ -231,8 +236,13 @@ class SqliteDatabase:
             outcomes = [(fut, loop, None, err) for fn, fut, loop in batch]
         self.batches += 1
         self.ops += len(batch)
+        # One wake-up per event loop for the whole transaction (not one per op): each
+        # call_soon_threadsafe writes to the loop's self-pipe and takes the GIL.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, BaseException | None]]] = {}
         for fut, loop, result, error in outcomes:
+            by_loop.setdefault(loop, []).append((fut, result, error))
+        for loop, settled in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_resolve, fut, result, error)
+                loop.call_soon_threadsafe(_resolve_all, settled)
             except RuntimeError:  # the caller's loop is gone (shutdown)
                 pass
