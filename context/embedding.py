@@ -109,7 +109,9 @@ class MicroBatcher:
                     if not self._pending and not self._running:
                         return
                 continue
-            if self._window_s > 0 and len(self._pending) < self._max_batch:
+            # An idle batcher sends at once (a lone query pays no window); while batches are
+            # running, texts wait up to the window to go together.
+            if self._window_s > 0 and self._running and len(self._pending) < self._max_batch:
                 deadline = time.perf_counter() + self._window_s
                 while len(self._pending) < self._max_batch:
                     left = deadline - time.perf_counter()
