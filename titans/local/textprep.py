@@ -28,15 +28,11 @@ def normalise_text(text: str) -> str:
 
 
 def ticket_text(title: str, description: str) -> str:
-    """One normalised string from a ticket's title and description (description deduplicated).
-
-    A description that starts with the title (PSA forms and e-mail connectors often repeat the
-    subject as the first line) is used alone: the repeat only costs embedding tokens.
-    """
+    """One normalised string from a ticket's title and description (description deduplicated)."""
     title_n = normalise_text(title)
     desc_n = normalise_text(description)
     if not desc_n or desc_n == title_n:
         return title_n
-    if not title_n or desc_n.startswith(title_n):
+    if not title_n:
         return desc_n
     return f"{title_n} . {desc_n}"

@@ -12,14 +12,13 @@ def test_title_and_description_are_joined_and_normalised() -> None:
     assert normalise_text("FÃ¼r  alle") == "für alle"
 
 
-def test_a_repeated_title_is_not_embedded_twice() -> None:
+def test_a_description_equal_to_the_title_is_used_once() -> None:
     assert ticket_text("Printer jam", "printer jam") == "printer jam"
-    assert ticket_text("Printer jam", "Printer jam on floor 2, tray 3 empty") == (
-        "printer jam on floor 2, tray 3 empty"
-    )
     assert ticket_text("", "Outlook crashes") == "outlook crashes"
     assert ticket_text("Outlook crashes", "") == "outlook crashes"
-    # A description that merely mentions the title later keeps both.
-    assert ticket_text("Outlook", "Since the update, Outlook crashes") == (
-        "outlook . since the update, outlook crashes"
+    # A description that starts with the title keeps both: the demo model's calibration was
+    # measured on this text (embedding it once instead left the 179-ticket demo history without
+    # a category threshold that holds 95 % precision, so every demo ticket went to review).
+    assert ticket_text("Printer jam", "Printer jam on floor 2") == (
+        "printer jam . printer jam on floor 2"
     )
