@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,20 @@ class RuleOfThumbTriager:
             "language": "en",
             "decided_by": "local",
         }
+
+
+async def timeline_until(
+    mesh: EmbeddedMesh, ticket_id: str, done: Callable[[list[Any]], bool], timeout_s: float = 10.0
+) -> list[Any]:
+    """The ticket's timeline once ``done(events)`` holds. A step's event is recorded right after
+    the step's own save, so a reader who saw the new state may be a moment ahead of it."""
+    assert mesh.store is not None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        events = await mesh.store.timeline.events(mesh.settings.default_tenant, ticket_id)
+        if done(events) or time.monotonic() > deadline:
+            return list(events)
+        await asyncio.sleep(0.02)
 
 
 def make_settings(tmp: Path, **overrides: Any) -> OmegaSettings:

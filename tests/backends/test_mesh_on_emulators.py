@@ -35,7 +35,7 @@ from tests.backends.conftest import (
     require,
     unique,
 )
-from tests.conftest import RuleOfThumbTriager, make_settings
+from tests.conftest import RuleOfThumbTriager, make_settings, timeline_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -118,7 +118,8 @@ async def test_the_mesh_triages_tickets_on_redis_cosmos_and_blob_storage(
         assert mesh.store is not None
         raw = await mesh.store.journal.get_raw(results[0].raw_payload_id)
         assert raw is not None and b"E-0" in raw.body
-        steps = [e.step for e in await mesh.store.timeline.events("default", results[0].ticket_id)]
+        events = await timeline_until(mesh, results[0].ticket_id, lambda ev: len(ev) >= 2)
+        steps = [e.step for e in events]
         assert steps == ["ticket.raw", "ticket.normalized"]
     finally:
         await stop_mesh(mesh, database)

@@ -13,7 +13,7 @@ from omega.tickets.v1 import ticket_pb2
 from mesh.app import EmbeddedMesh
 from mesh.demo import wait_settled
 from sdk.client import OmegaClient
-from tests.conftest import RuleOfThumbTriager, make_settings
+from tests.conftest import RuleOfThumbTriager, make_settings, timeline_until
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ async def test_a_failing_step_is_retried_until_it_succeeds(
     assert ticket.state == ticket_pb2.TICKET_STATE_TRIAGED
     assert triager.calls == 3
     assert mesh.store is not None
-    steps = [(e.step, e.outcome) for e in await mesh.store.timeline.events("default", res.ticket_id)]
+    events = await timeline_until(mesh, res.ticket_id, lambda ev: len(ev) >= 4)
+    steps = [(e.step, e.outcome) for e in events]
     assert steps == [
         ("ticket.raw", "ok"),
         ("ticket.normalized", "retry"),
