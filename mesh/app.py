@@ -39,7 +39,7 @@ from federation.ingest.servicer import IngestServicer
 from federation.serving import ServingStatus, add_health_and_reflection, new_server
 from federation.tickets.servicer import TicketServicer
 from mesh.components import Component, MeshContext
-from mesh.http import split_addr, start_http
+from mesh.http import AddressInUse, split_addr, start_http
 from mesh.settings import OmegaSettings, TenantDirectory, write_default_tenants_file
 from sdk.client import OmegaClient
 from teams.normalize import NormalizeStep
@@ -185,7 +185,13 @@ class EmbeddedMesh:
         for component in self.components:
             names += component.add_to_grpc(self._grpc)
         self._health = add_health_and_reflection(self._grpc, names)
-        self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
+        try:
+            self.grpc_port = self._grpc.add_insecure_port(s.grpc_addr)
+        except RuntimeError as exc:  # grpc reports a failed bind this way
+            raise AddressInUse(
+                f"cannot listen for gRPC on {s.grpc_addr} ({exc}); choose a free address"
+                " (OMEGA_GRPC_ADDR)"
+            ) from exc
         await self._grpc.start()
 
         policy = DeliveryPolicy(

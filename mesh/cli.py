@@ -27,13 +27,19 @@ async def _up(args: argparse.Namespace) -> int:
     from mesh import logs
     from mesh.app import EmbeddedMesh
     from mesh.demo import run_demo, show_shadow_flow
+    from mesh.http import AddressInUse
 
     settings = _settings()
     logs.configure(settings.log_level, settings.log_json)
     if args.processes:
         return await _up_processes(args, settings)
     mesh = EmbeddedMesh(settings)
-    await mesh.start()
+    try:
+        await mesh.start()
+    except AddressInUse as exc:
+        await mesh.stop(grace_s=0)
+        print(f"omega up: {exc}", file=sys.stderr, flush=True)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

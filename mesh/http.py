@@ -17,6 +17,10 @@ def split_addr(addr: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+class AddressInUse(OSError):
+    """A listen address of the mesh cannot be bound; the message names the setting to change."""
+
+
 async def start_http(
     addr: str, routes: Sequence[BaseRoute]
 ) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
@@ -29,7 +33,14 @@ async def start_http(
         socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
     )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise AddressInUse(
+            f"cannot listen for HTTP on {host}:{port} ({exc.strerror}); choose a free address"
+            " (OMEGA_HTTP_ADDR)"
+        ) from exc
     sock.listen(512)
     sock.setblocking(False)
     bound = int(sock.getsockname()[1])
