@@ -91,13 +91,22 @@ async def _abort_for(exc: BaseException, context: grpc.aio.ServicerContext, meth
 
 
 class _CallScope:
-    """Everything one served call puts in context vars, undone in reverse on exit."""
+    """Everything one served call puts in context vars, undone in reverse on exit.
+
+    Kept cheap, because it runs on every call (it is most of what an interceptor costs next to
+    a bare handler): the trace context is only extracted when the caller sent one, and a
+    server span is only started when an OpenTelemetry SDK is installed (with the API alone a
+    span would record nothing; the caller's context is carried either way).
+    """
+
+    __slots__ = ("_context", "_method", "_tokens", "_tokens_to_reset", "_otel_tokens", "_span")
 
     def __init__(self, context: grpc.aio.ServicerContext, method: str, tokens: TokenMap | None) -> None:
         self._context = context
         self._method = method
         self._tokens = tokens
-        self._resets: list[Callable[[], None]] = []
+        self._tokens_to_reset: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
+        self._otel_tokens: list[object] = []
         self._span: Any = None
 
     def enter(self) -> None:
@@ -107,12 +116,12 @@ class _CallScope:
         self._set(current_technician, technician)
         remaining = self._context.time_remaining()
         self._set(current_deadline, None if remaining is None else time.monotonic() + remaining)
-        otel_token = otel_context.attach(propagate.extract(md))
-        self._resets.append(lambda: otel_context.detach(otel_token))
-        tracer = trace.get_tracer("omega.federation")
-        self._span = tracer.start_span(self._method, kind=trace.SpanKind.SERVER)
-        span_token = otel_context.attach(trace.set_span_in_context(self._span))
-        self._resets.append(lambda: otel_context.detach(span_token))
+        if _TRACE_KEYS.intersection(md):
+            self._otel_tokens.append(otel_context.attach(propagate.extract(md)))
+        if _tracing_sdk_installed():
+            tracer = trace.get_tracer("omega.federation")
+            self._span = tracer.start_span(self._method, kind=trace.SpanKind.SERVER)
+            self._otel_tokens.append(otel_context.attach(trace.set_span_in_context(self._span)))
         if self._tokens is not None:
             self._authenticate(md.get("authorization", ""), tenant, technician)
 
@@ -130,20 +139,34 @@ class _CallScope:
         current_technician.set(principal.technician or technician)
 
     def _set(self, var: contextvars.ContextVar[Any], value: Any) -> None:
-        token = var.set(value)
-        self._resets.append(lambda: var.reset(token))
+        self._tokens_to_reset.append((var, var.set(value)))
 
     def exit(self, error: BaseException | None = None) -> None:
         if self._span is not None:
             if error is not None and not isinstance(error, grpc.aio.AbortError):
                 self._span.record_exception(error)
             self._span.end()
-        for reset in reversed(self._resets):
+        for otel_token in reversed(self._otel_tokens):
             try:
-                reset()
+                otel_context.detach(otel_token)  # type: ignore[arg-type]
+            except ValueError:  # detached from another context (a cancelled stream); harmless
+                pass
+        for var, token in reversed(self._tokens_to_reset):
+            try:
+                var.reset(token)
             except ValueError:  # reset from another context (a cancelled stream); harmless
                 pass
-        self._resets.clear()
+        self._otel_tokens.clear()
+        self._tokens_to_reset.clear()
+
+
+# Metadata keys the default OpenTelemetry propagators read (W3C trace context and baggage).
+_TRACE_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
+
+
+def _tracing_sdk_installed() -> bool:
+    """Whether spans would record anything: a tracer provider other than the API's proxy."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
@@ -152,6 +175,9 @@ class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, tokens: TokenMap | None = None) -> None:
         self._tokens = tokens
+        # method → (the registered handler, its wrapped form): handlers are registered once, so
+        # each is wrapped once instead of on every call.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -162,7 +188,15 @@ class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, method)
+        if len(self._wrapped) < 4096:  # method names come from the registered services
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
 
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         def unary(fn: Callable[..., Any]) -> Callable[..., Any]:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 scope = _CallScope(context, method, self._tokens)

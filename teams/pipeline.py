@@ -42,8 +42,13 @@ class DeliveryPolicy:
     backoff_max_s: float = 60.0
     batch: int = 32  # deliveries in flight per worker (a new lease as soon as one finishes)
     idle_poll_s: float = 0.5
-    max_yield_s: float = 2.0  # longest pause for an ingest burst before leasing anyway
-    batch_while_yielding: int = 4  # deliveries in flight per worker during an ingest burst
+    # Ingest first. While a burst is being accepted, workers lease nothing new for up to
+    # ``max_yield_s`` at a time, then keep only ``batch_while_yielding`` deliveries in flight
+    # until the burst ends: the pipeline never stops, but on 2 cores every delivery run during
+    # a burst is CPU an accepting call waits for (5 s / 1 accepts ~30 % more per second in a
+    # sustained burst than 2 s / 4; bench/ingest, docs/benchmarks.md).
+    max_yield_s: float = 5.0
+    batch_while_yielding: int = 1
 
     def delay(self, attempt: int) -> float:
         base: float = min(self.backoff_max_s, self.backoff_s * 2 ** max(0, attempt - 1))

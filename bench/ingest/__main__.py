@@ -3,7 +3,9 @@
 Run: ``python -m bench.ingest`` (``--quick`` for a short run). Servers run in their own
 processes (`omega up` and a bare echo server); the load generator runs here. Figures:
 - ingest and echo throughput with 50 calls in flight (medians of ``--rounds`` rounds) and their
-  ratio (target ≥ 0.5: persistence may cost at most half);
+  ratio (target ≥ 0.5: persistence may cost at most half), for the all-in-one ``omega up`` (its
+  pipeline triaging on the same 2 cores) and for the Ingest deployable alone (``omega serve
+  ingest``, an ingest pod in production);
 - accepted → TRIAGED latency at 50 tickets/s offered (open loop), P50/P95/P99 (target P95 ≤ 100 ms),
   from the server's own timestamps (ticket create_time → triage_time), after ``--warmup-seconds``
   of the same load whose figures are reported apart;
@@ -207,6 +209,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             ingest_lat += lat
             print(f"ingest round {r + 1}: {i_rate:,.0f}/s")
         rss_burst = rss_mb(omega.pid)
+        stop(omega)
+        # The same rounds against the Ingest deployable alone (`omega serve ingest`: what runs
+        # in an ingest pod in production, where the pipeline teams have pods of their own).
+        # This is what persistence costs; the rounds above add the pipeline on the same cores.
+        grpc_port = free_port()
+        omega = start_process(
+            [omega_bin, "serve", "ingest"], omega_env(tmp / "deployable", grpc_port, free_port())
+        )
+        target_ingest = f"127.0.0.1:{grpc_port}"
+        await wait_serving(target_ingest)
+        deployable_rates = []
+        for r in range(args.rounds):
+            d_rate, _ = await throughput(target_ingest, texts, f"d{r}", args.seconds)
+            deployable_rates.append(d_rate)
+            print(f"ingest deployable alone, round {r + 1}: {d_rate:,.0f}/s")
     finally:
         stop(echo, omega)
 
@@ -230,12 +247,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
     shutil.rmtree(tmp, ignore_errors=True)
 
     echo_med, ingest_med = statistics.median(echo_rates), statistics.median(ingest_rates)
+    deployable_med = statistics.median(deployable_rates)
     figures: dict[str, object] = {
         "bench": "ingest",
         "in_flight": 50,
         "echo_calls_per_s": round(echo_med),
         "ingest_calls_per_s": round(ingest_med),
         "ingest_vs_echo_ratio": round(ingest_med / echo_med, 3),
+        "ingest_deployable_calls_per_s": round(deployable_med),
+        "ingest_deployable_vs_echo_ratio": round(deployable_med / echo_med, 3),
         "ingest_latency": summary_ms(ingest_lat),
         "e2e_accepted_to_triaged": latency,
         "rss_idle_mb": round(min(rss_idle, steady_idle), 1),
@@ -247,7 +267,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "cpus": cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
-    print(f"ingest {ingest_med:,.0f}/s vs echo {echo_med:,.0f}/s → ratio {ingest_med / echo_med:.2f} (target ≥ 0.5)")
+    print(f"ingest (omega up, pipeline in the same process) {ingest_med:,.0f}/s vs echo "
+          f"{echo_med:,.0f}/s → ratio {ingest_med / echo_med:.2f} (target ≥ 0.5)")
+    print(f"ingest deployable alone (omega serve ingest) {deployable_med:,.0f}/s → ratio "
+          f"{deployable_med / echo_med:.2f}")
     print(
         f"accepted→TRIAGED at {latency['offered_per_s']}/s offered: P50 {latency['p50_ms']} ms, "
         f"P95 {latency['p95_ms']} ms (target ≤ 100), after {args.warmup_seconds:g} s of warm-up "

@@ -118,3 +118,68 @@ async def test_bearer_token_sets_tenant_and_technician_and_bad_tokens_are_refuse
     assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert wrong.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert other_tenant.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+class _RecordingTracer(trace.Tracer):
+    """The smallest tracer that records spans: stands in for an OpenTelemetry SDK."""
+
+    def __init__(self, spans: list[tuple[str, str]]) -> None:
+        self.spans = spans
+
+    def start_span(self, name: str, context: Any = None, kind: Any = None, *args: Any, **kwargs: Any) -> trace.Span:
+        parent = trace.get_current_span(context).get_span_context()
+        tracer = self
+
+        class _Span(trace.NonRecordingSpan):
+            def is_recording(self) -> bool:
+                return True
+
+            def record_exception(self, exception: BaseException, *a: Any, **k: Any) -> None:
+                tracer.spans.append((name, f"error:{type(exception).__name__}"))
+
+            def end(self, end_time: int | None = None) -> None:
+                tracer.spans.append((name, "ended"))
+
+        return _Span(parent)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused
+        raise NotImplementedError
+
+
+class _RecordingProvider(trace.TracerProvider):
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, str]] = []
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _RecordingTracer(self.spans)
+
+
+async def test_server_spans_are_recorded_only_when_a_tracing_sdk_is_installed(
+    servers: list[grpc.aio.Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without an SDK no span is started (the per-call cost the interceptor saves) and the
+    caller's trace context is still carried; with one, every call gets a server span that ends,
+    failures recorded on it. The interceptor wraps each method once and reuses the wrapper."""
+
+    async def fn(request: bytes, context: Any) -> bytes:
+        if request == b"fail":
+            raise RuntimeError("boom")
+        return _observed()
+
+    interceptor = ErrorAndTenantInterceptor()
+    server = grpc.aio.server(interceptors=[interceptor])
+    servers.append(server)
+    addr = await _serve(server, fn)
+    provider = _RecordingProvider()
+    async with grpc.aio.insecure_channel(addr) as ch:
+        call = ch.unary_unary(METHOD)
+        plain = json.loads(await call(b"", timeout=5, metadata=(("traceparent", TRACEPARENT),)))
+        assert plain["trace_id"] == TRACE_ID and provider.spans == []
+        monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+        traced = json.loads(await call(b"", timeout=5, metadata=(("traceparent", TRACEPARENT),)))
+        with pytest.raises(grpc.aio.AioRpcError) as failed:
+            await call(b"fail", timeout=5)
+    assert traced["trace_id"] == TRACE_ID  # the server span continues the caller's trace
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert provider.spans == [(METHOD, "ended"), (METHOD, "error:RuntimeError"), (METHOD, "ended")]
+    assert list(interceptor._wrapped) == [METHOD]  # wrapped once, reused for all three calls
