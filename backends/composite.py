@@ -65,6 +65,10 @@ class CompositeBus:
         self._dead_letters = dead_letters
         self.on_start: Any = None  # async callable run once by release_all_leases (start-up)
 
+    @property
+    def wakeups(self) -> Any:
+        return getattr(self.inner, "wakeups", None)
+
     def notify(self) -> None:
         self.inner.notify()
 

@@ -395,6 +395,11 @@ class CapacityComponent(_NoSteps):
         assert self.manager is not None
         await self.manager.reconcile_once()  # the floors (triage's one worker) start now
         self.manager.start(self._settings.capacity_interval_s)
+        wakeups = getattr(ctx.store.bus, "wakeups", None)
+        if self.pool is not None and wakeups is not None:
+            # Workers of this process: a publish for a team scaled to zero starts it at once
+            # (other processes' publishes are seen on the next tick).
+            wakeups.add_listener(self.manager.wake)
 
     async def stop(self) -> None:
         if self.manager is not None:

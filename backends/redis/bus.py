@@ -18,7 +18,6 @@ would need a MAXLEN trim policy instead). Delivery is at-least-once; the steps a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from backends.ids import new_id
 from backends.records import DeadLetterRecord, Message
+from backends.wakeups import LocalWakeups
 from federation.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -112,7 +112,7 @@ class RedisStreamsBus:
         self._prefix = prefix
         self._group = group
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-        self._event = asyncio.Event()
+        self.wakeups = LocalWakeups()
         self._groups: set[str] = set()
         self._topics: set[str] = set()
         self._settle = client.register_script(_SETTLE)
@@ -131,15 +131,11 @@ class RedisStreamsBus:
 
     # ---- wake-ups --------------------------------------------------------------------------
     def notify(self) -> None:
-        self._event.set()
+        self.wakeups.notify()
 
     async def wait_for_work(self, timeout_s: float) -> None:
         """Local publishes wake at once; other processes' publishes are seen on the next poll."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
-        except TimeoutError:
-            pass
-        self._event.clear()
+        await self.wakeups.wait(timeout_s)
 
     # ---- port ------------------------------------------------------------------------------
     async def publish(self, topic: str, key: str, body: dict[str, Any]) -> None:

@@ -26,7 +26,6 @@ runs it against a real namespace when OMEGA_TEST_SERVICEBUS is set. See docs/bac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
@@ -47,6 +46,7 @@ from azure.servicebus.exceptions import (
 
 from backends.ids import new_id
 from backends.records import DeadLetterRecord, Message
+from backends.wakeups import LocalWakeups
 from federation.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class ServiceBusBus:
         self._outstanding: dict[int, int] = {}  # receiver → leased, unsettled messages
         self._max_sessions = max_sessions
         self._leases: dict[str, tuple[Any, Any]] = {}
-        self._event = asyncio.Event()
+        self.wakeups = LocalWakeups()
 
     @classmethod
     def from_connection_string(
@@ -128,14 +128,10 @@ class ServiceBusBus:
         return self._subscriptions.get(topic, self._consumer)
 
     def notify(self) -> None:
-        self._event.set()
+        self.wakeups.notify()
 
     async def wait_for_work(self, timeout_s: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
-        except TimeoutError:
-            pass
-        self._event.clear()
+        await self.wakeups.wait(timeout_s)
 
     def _sender(self, topic: str) -> Any:
         if topic not in self._senders:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
@@ -23,6 +22,7 @@ from backends.records import (
     raw_message_body,
 )
 from backends.sqlite.database import SqliteDatabase
+from backends.wakeups import LocalWakeups
 from connectors.contract import PayloadIdentity
 
 
@@ -90,17 +90,13 @@ class SqliteBus:
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
-        self._event = asyncio.Event()
+        self.wakeups = LocalWakeups()
 
     def notify(self) -> None:
-        self._event.set()
+        self.wakeups.notify()
 
     async def wait_for_work(self, timeout_s: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
-        except TimeoutError:
-            pass
-        self._event.clear()
+        await self.wakeups.wait(timeout_s)
 
     async def publish(self, topic: str, key: str, body: dict[str, Any]) -> None:
         await self._db.write(lambda c: _publish(c, topic, key, body))

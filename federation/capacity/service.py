@@ -56,6 +56,8 @@ class CapacityManager:
         self._changed = {team: asyncio.Event() for team in self._scalers}
         self._locks = {team: asyncio.Lock() for team in self._scalers}
         self._loop_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.wakes = 0  # reconciles brought forward by wake() (for tests and benchmarks)
 
     def policy(self, team: str) -> TeamPolicy:
         return self._scaler(team).policy
@@ -106,10 +108,20 @@ class CapacityManager:
             out.append(await self.report(team, metrics))
         return out
 
-    def start(self, interval_s: float = 5.0) -> None:
-        """Start the reconcile loop (pulls metrics every ``interval_s``)."""
+    def start(self, interval_s: float = 5.0, min_gap_s: float = 0.05) -> None:
+        """Start the reconcile loop: every ``interval_s``, and at once (at most every
+        ``min_gap_s``) when ``wake`` says work arrived for a team that has no worker."""
         if self._loop_task is None and self._source is not None:
-            self._loop_task = asyncio.get_running_loop().create_task(self._loop(interval_s))
+            self._loop_task = asyncio.get_running_loop().create_task(
+                self._loop(interval_s, min_gap_s)
+            )
+
+    def wake(self) -> None:
+        """Work was just published. When a team is scaled to zero, reconcile now instead of at
+        the next tick, so the first ticket after an idle spell does not wait up to a whole
+        interval for a worker. A no-op while every team has workers (cheap on every publish)."""
+        if any(d.desired == 0 for d in self._decisions.values()):
+            self._wake.set()
 
     async def stop(self) -> None:
         if self._loop_task is not None:
@@ -118,10 +130,17 @@ class CapacityManager:
                 await self._loop_task
             self._loop_task = None
 
-    async def _loop(self, interval_s: float) -> None:
+    async def _loop(self, interval_s: float, min_gap_s: float) -> None:
         while True:
+            started = time.monotonic()
             await self.reconcile_once()
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval_s)
+            if self._wake.is_set():
+                self._wake.clear()
+                self.wakes += 1
+                # A burst of publishes brings one reconcile forward, not one per publish.
+                await asyncio.sleep(max(0.0, min_gap_s - (time.monotonic() - started)))
 
     def _scaler(self, team: str) -> TeamScaler:
         try:

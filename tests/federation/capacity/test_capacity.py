@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2
 from omega.capacity.v1 import capacity_pb2 as pb
 from omega.capacity.v1 import capacity_pb2_grpc
 
+from backends.wakeups import LocalWakeups
 from federation.capacity.policy import ArrivalRate, QueueMetrics, TeamPolicy, TeamScaler
 from federation.capacity.pool import AsyncioWorkerPool
 from federation.capacity.server import CapacityDeps, create_server
@@ -131,6 +132,42 @@ async def test_manager_starts_and_stops_asyncio_workers() -> None:
         with pytest.raises(NotFound):
             await manager.report("nope", QueueMetrics())
     finally:
+        await pool.aclose()
+
+
+async def test_work_for_a_team_scaled_to_zero_starts_it_at_once_not_at_the_next_tick() -> None:
+    """A publish wakes the reconcile loop when a team has no worker: the first ticket after an
+    idle spell waited up to a whole interval (1 s locally) before any step ran. The interval
+    here is 60 s, so only the wake-up can start the worker within the test's wait; once every
+    team has a worker, wakes are no-ops."""
+    depth = 0
+    started = asyncio.Event()
+
+    class Source:
+        async def queue_metrics(self, team: str) -> QueueMetrics:
+            return QueueMetrics(depth=depth, arrival_rate=0)
+
+    async def worker(stop: asyncio.Event) -> None:
+        started.set()
+        await stop.wait()
+
+    wakeups = LocalWakeups()
+    pool = AsyncioWorkerPool({"triage": worker}, stop_grace_s=1.0)
+    manager = CapacityManager([POLICY], pool=pool, source=Source())
+    wakeups.add_listener(manager.wake)
+    manager.start(interval_s=60.0)
+    try:
+        await asyncio.sleep(0.05)  # the first reconcile: no work, no worker
+        assert await pool.size("triage") == 0
+        depth = 3
+        wakeups.notify()  # what a publish does
+        await asyncio.wait_for(started.wait(), WAIT_S)
+        assert await pool.size("triage") >= 1 and manager.wakes == 1
+        wakeups.notify()
+        await asyncio.sleep(0.1)
+        assert manager.wakes == 1  # every team has a worker: nothing brought forward
+    finally:
+        await manager.stop()
         await pool.aclose()
 
 

@@ -18,14 +18,16 @@ from mesh.app import EmbeddedMesh
 from sdk.client import OmegaClient
 
 
-async def _settled(mesh: EmbeddedMesh, ticket_id: str, timeout_s: float = 15.0) -> None:
-    """Until the ticket is final and its last step's event is recorded (it follows the save)."""
+async def _settled(
+    mesh: EmbeddedMesh, ticket_id: str, timeout_s: float = 15.0, last_step: str = "ticket.normalized"
+) -> None:
+    """Until the ticket is final and ``last_step``'s event is recorded (it follows the save)."""
     assert mesh.store is not None
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         record = await mesh.store.tickets.get("default", ticket_id)
         events = await mesh.store.timeline.events("default", ticket_id)
-        done = any(e.step == "ticket.normalized" and e.outcome == "ok" for e in events)
+        done = any(e.step == last_step and e.outcome == "ok" for e in events)
         if record is not None and record.state in FINAL_STATES and done:
             return
         await asyncio.sleep(0.05)
@@ -36,15 +38,17 @@ async def test_timeline_lists_every_step_with_outcome_and_duration(mesh: Embedde
     payload = json.dumps({"id": "T-1", "title": "Outlook will not open", "description": "crash"})
     async with OmegaClient(mesh.grpc_target) as client:
         res = await client.ingest_ticket(payload.encode())
-        await _settled(mesh, res.ticket_id)
+        # The whole journey: the shadow team (scaled to zero until this ticket) takes it on
+        # from TRIAGED, started at once by the publish.
+        await _settled(mesh, res.ticket_id, last_step="ticket.triaged")
         stub = orchestrator_pb2_grpc.OrchestratorServiceStub(client.channel)
         resp = await stub.GetTicketTimeline(
             orchestrator_pb2.GetTicketTimelineRequest(ticket_id=res.ticket_id), timeout=5
         )
-    assert resp.state == "TRIAGED"
-    assert [s.step for s in resp.steps] == ["ticket.raw", "ticket.normalized"]
+    assert [s.step for s in resp.steps] == ["ticket.raw", "ticket.normalized", "ticket.triaged"]
     assert all(s.outcome == orchestrator_pb2.STEP_OUTCOME_OK for s in resp.steps)
-    assert [s.target_state for s in resp.steps] == ["NORMALIZED", "TRIAGED"]
+    assert [s.target_state for s in resp.steps][:2] == ["NORMALIZED", "TRIAGED"]
+    assert resp.state == resp.steps[-1].target_state != "TRIAGED"  # the shadow step moved it on
     assert all(s.attempt == 1 and s.start_time.seconds > 0 for s in resp.steps)
 
 
