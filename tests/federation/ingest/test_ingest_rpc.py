@@ -197,3 +197,34 @@ async def test_health_and_reflection_are_served(mesh: EmbeddedMesh) -> None:
             break
     assert {"omega.ingest.v1.IngestService", "omega.tickets.v1.TicketService", "grpc.health.v1.Health"} <= names
     assert ingest_pb2.DESCRIPTOR.package == "omega.ingest.v1"
+
+
+async def test_a_burst_is_recognised_by_its_rate_not_only_by_calls_in_flight(mesh: EmbeddedMesh) -> None:
+    """When the event loop cannot keep up, most calls of a burst wait in the gRPC layer and few
+    are inside the service at once: the rate of calls started (≥ 40 within ~200 ms) marks the
+    burst too, so the pipeline yields; a few calls one at a time do not."""
+    assert mesh.ctx is not None
+    ingest = mesh.ctx.services["ingest"]
+    assert not ingest.busy()
+    async with OmegaClient(mesh.grpc_target) as client:
+        for i in range(3):  # a few calls, one at a time: not a burst
+            await client.ingest_ticket(json.dumps({"id": f"R-{i}", "title": "slow"}).encode())
+        assert not ingest.busy() and ingest.in_flight == 0
+        seen: list[bool] = []
+        burst = asyncio.gather(*(
+            client.ingest_ticket(json.dumps({"id": f"B-{i}", "title": "burst"}).encode())
+            for i in range(60)
+        ))
+        while not burst.done():
+            seen.append(ingest.busy())
+            await asyncio.sleep(0.001)
+        await burst
+        assert any(seen)  # the pipeline would have yielded during the burst
+    await asyncio.sleep(0.25)
+    assert not ingest.busy()  # over once ~200 ms pass without calls
+    # The rate alone, with nothing in flight (calls queued in the gRPC layer look like this):
+    for _ in range(40):
+        ingest._count_start()
+    assert ingest.in_flight == 0 and ingest.busy()
+    await asyncio.sleep(0.25)
+    assert not ingest.busy()
