@@ -164,9 +164,20 @@ class _CallScope:
 _TRACE_KEYS = frozenset({"traceparent", "tracestate", "baggage"})
 
 
+_sdk_check = [0.0, False]  # monotonic time of the last check, its answer
+
+
 def _tracing_sdk_installed() -> bool:
-    """Whether spans would record anything: a tracer provider other than the API's proxy."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    """Whether spans would record anything: a tracer provider other than the API's proxy.
+
+    Asked on every call, answered from a check at most a second old (the API's lookup reads
+    the environment each time; an SDK is installed once, at start-up).
+    """
+    now = time.monotonic()
+    if now - _sdk_check[0] > 1.0:
+        _sdk_check[0] = now
+        _sdk_check[1] = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return bool(_sdk_check[1])
 
 
 class ErrorAndTenantInterceptor(grpc.aio.ServerInterceptor):
