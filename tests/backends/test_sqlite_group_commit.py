@@ -1,5 +1,6 @@
 """The embedded store's writer: concurrent writes share commits, a lone write never waits the
-group-commit window, a failing write does not abort its neighbours (real SQLite file, WAL)."""
+group-commit window, nor do writes at a steady low rate, and a failing write does not abort its
+neighbours (real SQLite file, WAL)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from backends.sqlite.database import SqliteDatabase
 
 
 @pytest.fixture
-async def make_db(tmp_path: Path) -> AsyncIterator[Callable[[float], SqliteDatabase]]:
+async def make_db(tmp_path: Path) -> AsyncIterator[Callable[..., SqliteDatabase]]:
     made: list[SqliteDatabase] = []
 
-    def make(window_s: float) -> SqliteDatabase:
-        db = SqliteDatabase(tmp_path / f"db{len(made)}.sqlite", commit_window_s=window_s)
+    def make(window_s: float, min_rate: float = 0.0) -> SqliteDatabase:
+        db = SqliteDatabase(
+            tmp_path / f"db{len(made)}.sqlite", commit_window_s=window_s, commit_window_min_rate=min_rate
+        )
         db.start()
         made.append(db)
         return db
@@ -44,7 +47,7 @@ async def _count(db: SqliteDatabase) -> int:
     return int(await db.read(lambda c: c.execute("SELECT COUNT(*) FROM messages").fetchone()[0]))
 
 
-async def test_a_lone_write_does_not_wait_for_the_window(make_db: Callable[[float], SqliteDatabase]) -> None:
+async def test_a_lone_write_does_not_wait_for_the_window(make_db: Callable[..., SqliteDatabase]) -> None:
     db = make_db(0.5)  # a window no lone write may pay
     started = time.monotonic()
     for i in range(3):  # one after the other: each transaction holds one write
@@ -54,7 +57,7 @@ async def test_a_lone_write_does_not_wait_for_the_window(make_db: Callable[[floa
 
 
 async def test_concurrent_writers_arriving_apart_share_one_commit(
-    make_db: Callable[[float], SqliteDatabase],
+    make_db: Callable[..., SqliteDatabase],
 ) -> None:
     """After a transaction of 8 writes, the writer waits (up to the window) for 8 again: writes
     that arrive a few milliseconds apart are committed together instead of one fsync each."""
@@ -75,12 +78,25 @@ async def test_concurrent_writers_arriving_apart_share_one_commit(
     assert no_window.batches - before == 4  # without a window, writes 10 ms apart commit alone
 
 
+async def test_writes_at_a_steady_low_rate_never_wait(make_db: Callable[..., SqliteDatabase]) -> None:
+    """Below the burst rate (800 writes/s by default; 50 tickets/s is ~300) the window is off:
+    each pipeline step writes after its previous write committed, so waiting only adds latency."""
+    db = make_db(0.5, 800.0)
+    await asyncio.gather(*(db.write(_insert(i)) for i in range(8)))
+    before = db.batches
+    started = time.monotonic()
+    await asyncio.gather(*(_later(db, 100 + i, 0.01 * i) for i in range(8)))
+    assert db.batches - before == 8  # ~100 writes/s: each committed on its own
+    assert time.monotonic() - started < 0.45  # and none waited the 0.5 s window
+    assert db.write_rate < 800
+
+
 async def _later(db: SqliteDatabase, i: int, delay_s: float) -> int:
     await asyncio.sleep(delay_s)
     return await db.write(_insert(i))
 
 
-async def test_a_failing_write_rolls_back_alone(make_db: Callable[[float], SqliteDatabase]) -> None:
+async def test_a_failing_write_rolls_back_alone(make_db: Callable[..., SqliteDatabase]) -> None:
     db = make_db(0.05)
 
     def bad(conn: sqlite3.Connection) -> None:
