@@ -43,10 +43,10 @@ class DeliveryPolicy:
     batch: int = 32  # deliveries in flight per worker (a new lease as soon as one finishes)
     idle_poll_s: float = 0.5
     # Ingest first. While a burst is being accepted, workers lease nothing new for up to
-    # ``max_yield_s`` at a time, then keep only ``batch_while_yielding`` deliveries in flight
-    # until the burst ends: the pipeline never stops, but on 2 cores every delivery run during
-    # a burst is CPU an accepting call waits for (5 s / 1 accepts ~30 % more per second in a
-    # sustained burst than 2 s / 4; bench/ingest, docs/benchmarks.md).
+    # ``max_yield_s``, then lease at most ``batch_while_yielding`` and hold back again: in a
+    # burst that does not end each worker still moves that many tickets every ``max_yield_s``
+    # (nothing starves), but on 2 cores every delivery run during a burst is CPU an accepting
+    # call waits for (bench/ingest, docs/benchmarks.md).
     max_yield_s: float = 5.0
     batch_while_yielding: int = 1
 
