@@ -27,6 +27,7 @@ async def _up(args: argparse.Namespace) -> int:
     from mesh import logs
     from mesh.app import EmbeddedMesh
     from mesh.demo import run_demo, show_shadow_flow
+    from mesh.heap import settle_heap
     from mesh.http import AddressInUse
 
     settings = _settings()
@@ -40,6 +41,7 @@ async def _up(args: argparse.Namespace) -> int:
         await mesh.stop(grace_s=0)
         print(f"omega up: {exc}", file=sys.stderr, flush=True)
         return 2
+    settle_heap()  # the start-up heap (models, vocabularies) out of the collector's reach
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -46,6 +46,7 @@ from federation.interceptors import client_interceptors
 from federation.serving import ServingStatus, add_health_and_reflection, new_server
 from federation.tickets.servicer import TicketServicer
 from mesh.components import Component, MeshContext
+from mesh.heap import settle_heap
 from mesh.http import start_http
 from mesh.settings import OmegaSettings
 from teams.pipeline import DeliveryPolicy, PipelineRunner, Step
@@ -332,6 +333,7 @@ async def serve(name: str, settings: OmegaSettings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await deployable.start()
+    settle_heap()  # the start-up heap out of the garbage collector's reach (mesh/heap.py)
     try:
         await stop.wait()
     finally:
