@@ -224,8 +224,9 @@ class SqliteDatabase:
         conn.close()
 
     def _gather(self, first: _Op) -> tuple[list[_Op], bool]:
-        """The next transaction's writes: all queued now, then, when the previous transaction
-        held several, up to as many again arriving within ``commit_window_s``."""
+        """The next transaction's writes: all queued now, then, while writes arrive faster than
+        ``commit_window_min_rate``, up to as many as the previous transaction held, arriving
+        within ``commit_window_s``."""
         batch = [first]
         now = time.monotonic()
         if now - self._rate_started >= 0.1:

@@ -131,16 +131,22 @@ class CapacityManager:
             self._loop_task = None
 
     async def _loop(self, interval_s: float, min_gap_s: float) -> None:
+        gap = min_gap_s
         while True:
             started = time.monotonic()
+            idle = {t for t, d in self._decisions.items() if d.desired == 0}
             await self.reconcile_once()
+            started_a_team = any(self._decisions[t].desired > 0 for t in idle)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval_s)
             if self._wake.is_set():
                 self._wake.clear()
                 self.wakes += 1
-                # A burst of publishes brings one reconcile forward, not one per publish.
-                await asyncio.sleep(max(0.0, min_gap_s - (time.monotonic() - started)))
+                # A burst of publishes brings one reconcile forward, not one per publish. A team
+                # with nothing to do stays at zero and every publish would wake the loop again:
+                # when a reconcile starts no team, the gap doubles (up to the interval).
+                gap = min_gap_s if started_a_team else min(interval_s, gap * 2)
+                await asyncio.sleep(max(0.0, gap - (time.monotonic() - started)))
 
     def _scaler(self, team: str) -> TeamScaler:
         try:

@@ -171,6 +171,37 @@ async def test_work_for_a_team_scaled_to_zero_starts_it_at_once_not_at_the_next_
         await pool.aclose()
 
 
+async def test_publishes_for_other_teams_do_not_reconcile_a_team_without_work_at_full_rate() -> None:
+    """A team at zero with nothing to do (the shadow team while ingest holds the pipeline back)
+    keeps wake() armed on every publish; each reconcile that starts no team doubles the gap, so
+    a burst of publishes costs a handful of reconciles, not one every 50 ms."""
+    reads = 0
+
+    class Source:
+        async def queue_metrics(self, team: str) -> QueueMetrics:
+            nonlocal reads
+            reads += 1
+            return QueueMetrics()  # never any work
+
+    async def worker(stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    pool = AsyncioWorkerPool({"triage": worker}, stop_grace_s=1.0)
+    manager = CapacityManager([POLICY], pool=pool, source=Source())
+    manager.start(interval_s=60.0, min_gap_s=0.02)
+    try:
+        await asyncio.sleep(0.02)
+        for _ in range(100):  # a publish every 10 ms for 1 s
+            manager.wake()
+            await asyncio.sleep(0.01)
+        # At a fixed 20 ms gap that would be ~50 reconciles; doubling: 20, 40, 80 ... ms.
+        assert 2 <= reads <= 8
+        assert await pool.size("triage") == 0
+    finally:
+        await manager.stop()
+        await pool.aclose()
+
+
 async def test_a_crashed_worker_is_replaced_on_the_next_decision() -> None:
     crash = asyncio.Event()
 
