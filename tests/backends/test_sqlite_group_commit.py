@@ -71,24 +71,34 @@ async def test_concurrent_writers_arriving_apart_share_one_commit(
     assert db.batches - first_batches <= 2  # not 8: they waited for each other
     assert await _count(db) == 16
 
-    no_window = make_db(0.0)
-    await asyncio.gather(*(no_window.write(_insert(i)) for i in range(8)))
-    before = no_window.batches
-    await asyncio.gather(*(_later(no_window, 100 + i, 0.01 * i) for i in range(4)))
-    assert no_window.batches - before == 4  # without a window, writes 10 ms apart commit alone
+
+async def _first_of_spaced_writes_s(db: SqliteDatabase) -> tuple[float, int]:
+    """After 8 concurrent writes, three more 150 ms apart: how long the first of them took and
+    how many transactions the three needed."""
+    await asyncio.gather(*(db.write(_insert(i)) for i in range(8)))
+    before = db.batches
+    started = time.monotonic()
+    first = asyncio.ensure_future(db.write(_insert(300)))
+    rest = asyncio.gather(*(_later(db, 301 + i, 0.15 * (i + 1)) for i in range(2)))
+    await first
+    first_s = time.monotonic() - started
+    await rest
+    return first_s, db.batches - before
 
 
 async def test_writes_at_a_steady_low_rate_never_wait(make_db: Callable[..., SqliteDatabase]) -> None:
     """Below the burst rate (800 writes/s by default; 50 tickets/s is ~300) the window is off:
-    each pipeline step writes after its previous write committed, so waiting only adds latency."""
-    db = make_db(0.5, 800.0)
-    await asyncio.gather(*(db.write(_insert(i)) for i in range(8)))
-    before = db.batches
-    started = time.monotonic()
-    await asyncio.gather(*(_later(db, 100 + i, 0.01 * i) for i in range(8)))
-    assert db.batches - before == 8  # ~100 writes/s: each committed on its own
-    assert time.monotonic() - started < 0.45  # and none waited the 0.5 s window
-    assert db.write_rate < 800
+    each pipeline step writes after its previous write committed, so waiting only adds latency.
+    With the window on for any rate, the first of three writes 150 ms apart waits for the
+    others (the previous transaction held 8); below the rate it commits at once."""
+    gated = make_db(0.5, 800.0)
+    first_s, batches = await _first_of_spaced_writes_s(gated)
+    assert first_s < 0.25 and batches == 3  # committed at once, each on its own
+    assert gated.write_rate < 800
+
+    always = make_db(0.5, 0.0)
+    first_s, batches = await _first_of_spaced_writes_s(always)
+    assert first_s >= 0.25 and batches <= 2  # it waited for the writes behind it
 
 
 async def _later(db: SqliteDatabase, i: int, delay_s: float) -> int:

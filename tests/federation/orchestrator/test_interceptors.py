@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -183,5 +184,10 @@ async def test_server_spans_are_recorded_only_when_a_tracing_sdk_is_installed(
             await call(b"fail", timeout=5)
     assert traced["trace_id"] == TRACE_ID  # the server span continues the caller's trace
     assert failed.value.code() == grpc.StatusCode.INTERNAL
+    # The caller hears the failure as the server aborts; the span ends just after (bounded wait).
+    for _ in range(200):
+        if len(provider.spans) >= 3:
+            break
+        await asyncio.sleep(0.01)
     assert provider.spans == [(METHOD, "ended"), (METHOD, "error:RuntimeError"), (METHOD, "ended")]
     assert list(interceptor._wrapped) == [METHOD]  # wrapped once, reused for all three calls
