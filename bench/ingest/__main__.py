@@ -93,6 +93,20 @@ async def throughput(target: str, texts: list[str], run: str, seconds: float) ->
         return await closed_loop(call, in_flight=50, duration_s=seconds, warmup_s=1.0)
 
 
+async def rounds(
+    target: str, texts: list[str], tag: str, label: str, args: argparse.Namespace
+) -> tuple[list[float], list[float]]:
+    """``args.rounds`` closed-loop rounds against ``target``: each round's rate, all latencies."""
+    rates: list[float] = []
+    latencies: list[float] = []
+    for r in range(args.rounds):
+        rate, lat = await throughput(target, texts, f"{tag}{r}", args.seconds)
+        rates.append(rate)
+        latencies += lat
+        print(f"{label} round {r + 1}: {rate:,.0f}/s")
+    return rates, latencies
+
+
 async def wait_drained(client: OmegaClient, ids: list[str], timeout_s: float) -> list[ticket_pb2.Ticket]:
     deadline = time.monotonic() + timeout_s
     pending = list(ids)
@@ -198,16 +212,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         rss_idle = rss_mb(omega.pid)
         # Echo rounds first, while omega is idle: after an ingest round its pipeline triages
         # the backlog for a minute and would slow an echo round on the same 2 cores.
-        echo_rates, ingest_rates, ingest_lat = [], [], []
-        for r in range(args.rounds):
-            e_rate, _ = await throughput(target_echo, texts, f"e{r}", args.seconds)
-            echo_rates.append(e_rate)
-            print(f"echo round {r + 1}: {e_rate:,.0f}/s")
-        for r in range(args.rounds):
-            i_rate, lat = await throughput(target_omega, texts, f"i{r}", args.seconds)
-            ingest_rates.append(i_rate)
-            ingest_lat += lat
-            print(f"ingest round {r + 1}: {i_rate:,.0f}/s")
+        echo_rates, _ = await rounds(target_echo, texts, "e", "echo", args)
+        ingest_rates, ingest_lat = await rounds(target_omega, texts, "i", "ingest", args)
         rss_burst = rss_mb(omega.pid)
         stop(omega)
         # The same rounds against the Ingest deployable alone (`omega serve ingest`: what runs
@@ -219,11 +225,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         )
         target_ingest = f"127.0.0.1:{grpc_port}"
         await wait_serving(target_ingest)
-        deployable_rates = []
-        for r in range(args.rounds):
-            d_rate, _ = await throughput(target_ingest, texts, f"d{r}", args.seconds)
-            deployable_rates.append(d_rate)
-            print(f"ingest deployable alone, round {r + 1}: {d_rate:,.0f}/s")
+        deployable_rates, _ = await rounds(target_ingest, texts, "d", "ingest deployable alone,", args)
     finally:
         stop(echo, omega)
 
