@@ -85,6 +85,133 @@ def _publish(conn: sqlite3.Connection, topic: str, key: str, body: dict[str, Any
     )
 
 
+# Rows per multi-row statement: keeps the bound variables under SQLite's old 999 default limit.
+_MAX_VARIABLES = 900
+_AcceptItem = tuple[str, PayloadIdentity, bytes, str, str]  # tenant, identity, raw, via, topic
+_VersionKey = tuple[str, str, str, str]  # tenant, source, external id, version
+
+
+def _insert_rows(conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) -> int:
+    """``INSERT INTO {into} VALUES (...), (...), ...`` in as few statements as the limit allows;
+    returns the rowid of the last row inserted (0 when ``rows`` is empty)."""
+    if not rows:
+        return 0
+    last = 0
+    width = len(rows[0])
+    per = max(1, _MAX_VARIABLES // width)
+    one = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
+        cur = conn.execute(
+            f"INSERT INTO {into} VALUES " + ",".join([one] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
+        last = int(cur.lastrowid or 0)
+    return last
+
+
+def _select_by_values(
+    conn: sqlite3.Connection, select: str, keys: list[tuple[str, ...]]
+) -> list[sqlite3.Row]:
+    """Rows of ``select`` for ``keys``: each ``{values}`` in it becomes ``(VALUES (?,..),..)``
+    bound to the keys (chunked under the variable limit)."""
+    rows: list[sqlite3.Row] = []
+    if not keys:
+        return rows
+    width, uses = len(keys[0]), select.count("{values}")
+    per = max(1, _MAX_VARIABLES // (width * uses))
+    one = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(keys), per):
+        chunk = keys[start : start + per]
+        values = "(VALUES " + ",".join([one] * len(chunk)) + ")"
+        params = [value for key in chunk for value in key]
+        rows += conn.execute(select.format(values=values), params * uses).fetchall()
+    return rows
+
+
+def _accept_many(conn: sqlite3.Connection, items: list[_AcceptItem]) -> list[AcceptResult]:
+    """Accept ``items`` as if one after another: a version seen before (in the store or earlier
+    in ``items``) is a duplicate; a new version stores its raw payload, creates the ticket on
+    its first version, records the version and queues a message, all in multi-row statements."""
+    keys: list[_VersionKey] = [
+        (tenant, identity.source.value, identity.external_id, identity.version)
+        for tenant, identity, _raw, _via, _topic in items
+    ]
+    # One statement finds both the versions already accepted and the tickets already known
+    # (only hits come back: in a burst of new tickets, none).
+    seen: dict[_VersionKey, tuple[str, str]] = {}
+    tickets: dict[tuple[str, str, str], str] = {}
+    for r in _select_by_values(
+        conn,
+        "SELECT 'v', t.tenant, t.source, t.external_id, t.version, t.ticket_id, t.raw_payload_id"
+        " FROM {values} AS v JOIN ticket_versions AS t ON t.tenant=v.column1"
+        " AND t.source=v.column2 AND t.external_id=v.column3 AND t.version=v.column4"
+        " UNION ALL SELECT DISTINCT 't', t.tenant, t.source, t.external_id, '', t.id, ''"
+        " FROM {values} AS v JOIN tickets AS t ON t.tenant=v.column1 AND t.source=v.column2"
+        " AND t.external_id=v.column3",
+        list(dict.fromkeys(keys)),
+    ):
+        if r[0] == "v":
+            seen[(r[1], r[2], r[3], r[4])] = (r[5], r[6])
+        else:
+            tickets[(r[1], r[2], r[3])] = r[5]
+    raws: list[tuple[Any, ...]] = []
+    new_tickets: list[tuple[Any, ...]] = []
+    versions: list[tuple[Any, ...]] = []
+    results: list[AcceptResult] = []
+    accepted: list[tuple[float, str, str, _AcceptItem]] = []  # (accepted at, ticket, raw, item)
+    for key, item in zip(keys, items, strict=True):
+        tenant, identity, raw, received_via, _topic = item
+        hit = seen.get(key)
+        if hit is not None:
+            results.append(AcceptResult(hit[0], hit[1], duplicate=True))
+            continue
+        source = key[1]
+        raw_id = new_id("raw")
+        now = time.time()  # per item: tickets of one group keep their order of arrival
+        raws.append((raw_id, tenant, source, received_via, hashlib.sha256(raw).hexdigest(), raw, now))
+        ticket_id = tickets.get(key[:3])
+        if ticket_id is None:
+            ticket_id = tickets[key[:3]] = new_id("tkt")
+            new_tickets.append(
+                (ticket_id, tenant, source, identity.external_id, TicketState.RECEIVED.value,
+                 identity.version, raw_id, now, now)
+            )
+        versions.append((*key, ticket_id, raw_id))
+        seen[key] = (ticket_id, raw_id)
+        accepted.append((now, ticket_id, raw_id, item))
+        results.append(AcceptResult(ticket_id, raw_id, duplicate=False))
+    last_rowid = _insert_rows(
+        conn, "raw_payloads(id, tenant, source, received_via, sha256, body, received_at)", raws
+    )
+    _insert_rows(
+        conn,
+        "tickets(id, tenant, source, external_id, state, version, raw_payload_id, created_at,"
+        " updated_at)",
+        new_tickets,
+    )
+    _insert_rows(
+        conn,
+        "ticket_versions(tenant, source, external_id, version, ticket_id, raw_payload_id)",
+        versions,
+    )
+    # The raw payloads got consecutive rowids ending at ``last_rowid`` (one writer; SQLite gives
+    # each new row the largest rowid + 1): the rowid orders a ticket's payloads as they arrived.
+    first_seq = last_rowid - len(raws) + 1
+    messages = [
+        (
+            topic,
+            ticket_id,
+            _dumps(raw_message_body(tenant, ticket_id, raw_id, first_seq + n, identity, at)),
+            at,
+            at,
+        )
+        for n, (at, ticket_id, raw_id, (tenant, identity, _raw, _via, topic)) in enumerate(accepted)
+    ]
+    _insert_rows(conn, "messages(topic, key, body, visible_at, created_at)", messages)
+    return results
+
+
 class SqliteBus:
     """At-least-once queue in the messages table; wakes local workers on publish."""
 
@@ -231,52 +358,11 @@ class SqliteIngestJournal:
     async def accept(
         self, tenant: str, identity: PayloadIdentity, raw: bytes, received_via: str, topic: str
     ) -> AcceptResult:
-        source = identity.source.value
-
-        def op(conn: sqlite3.Connection) -> AcceptResult:
-            seen = conn.execute(
-                "SELECT ticket_id, raw_payload_id FROM ticket_versions"
-                " WHERE tenant=? AND source=? AND external_id=? AND version=?",
-                (tenant, source, identity.external_id, identity.version),
-            ).fetchone()
-            if seen is not None:
-                return AcceptResult(seen["ticket_id"], seen["raw_payload_id"], duplicate=True)
-            raw_id, seq = _insert_raw(conn, tenant, source, raw, received_via)
-            now = time.time()
-            row = conn.execute(
-                "SELECT id FROM tickets WHERE tenant=? AND source=? AND external_id=?",
-                (tenant, source, identity.external_id),
-            ).fetchone()
-            if row is None:
-                ticket_id = new_id("tkt")
-                conn.execute(
-                    "INSERT INTO tickets(id, tenant, source, external_id, state, version,"
-                    " raw_payload_id, created_at, updated_at) VALUES(?,?,?,?,?,?,?,?,?)",
-                    (
-                        ticket_id,
-                        tenant,
-                        source,
-                        identity.external_id,
-                        TicketState.RECEIVED.value,
-                        identity.version,
-                        raw_id,
-                        now,
-                        now,
-                    ),
-                )
-            else:
-                ticket_id = row["id"]
-            conn.execute(
-                "INSERT INTO ticket_versions(tenant, source, external_id, version, ticket_id,"
-                " raw_payload_id) VALUES(?,?,?,?,?,?)",
-                (tenant, source, identity.external_id, identity.version, ticket_id, raw_id),
-            )
-            _publish(
-                conn, topic, ticket_id, raw_message_body(tenant, ticket_id, raw_id, seq, identity, now)
-            )
-            return AcceptResult(ticket_id, raw_id, duplicate=False)
-
-        result = await self._db.write(op)
+        # Grouped: the accepts of a burst that share a transaction run as a few multi-row
+        # statements (``_accept_many``) instead of ~8 statements each.
+        result: AcceptResult = await self._db.write_grouped(
+            _accept_many, (tenant, identity, raw, received_via, topic)
+        )
         if not result.duplicate:
             self._bus.notify()
         return result

@@ -5,6 +5,7 @@ neighbours (real SQLite file, WAL)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -120,3 +121,102 @@ async def test_a_failing_write_rolls_back_alone(make_db: Callable[..., SqliteDat
     )
     assert outcomes[0] == 1 and isinstance(outcomes[1], ValueError) and outcomes[2] == 2
     assert await _count(db) == 2  # the failing write's own row is gone, its neighbours stayed
+
+
+def _grouped_insert(calls: list[int]) -> Callable[[sqlite3.Connection, list[int]], list[int]]:
+    """A grouped write: inserts one row per item in one statement; a negative item fails."""
+
+    def run(conn: sqlite3.Connection, items: list[int]) -> list[int]:
+        calls.append(len(items))
+        conn.execute(
+            "INSERT INTO messages(topic, key, body, visible_at, created_at) VALUES "
+            + ",".join("('g', ?, '{}', 0, 0)" for _ in items),
+            [str(i) for i in items],
+        )
+        if any(i < 0 for i in items):
+            raise ValueError("negative item")
+        return [i * 10 for i in items]
+
+    return run
+
+
+async def test_grouped_writes_of_one_transaction_run_as_one_call(
+    make_db: Callable[..., SqliteDatabase],
+) -> None:
+    db = make_db(0.05)  # a window long enough for all twenty to share a transaction
+    calls: list[int] = []
+    run = _grouped_insert(calls)
+    results = await asyncio.gather(*(db.write_grouped(run, i) for i in range(20)))
+    assert results == [i * 10 for i in range(20)]  # one result per caller, in order
+    assert sum(calls) == 20 and len(calls) < 20 and max(calls) > 1
+    assert await _count(db) == 20
+
+
+async def test_a_failing_item_of_a_group_fails_alone(make_db: Callable[..., SqliteDatabase]) -> None:
+    db = make_db(0.05)
+    calls: list[int] = []
+    run = _grouped_insert(calls)
+    outcomes = await asyncio.gather(
+        db.write_grouped(run, 1), db.write_grouped(run, -1), db.write_grouped(run, 2),
+        db.write(_insert(3)), return_exceptions=True,
+    )
+    assert outcomes[0] == 10 and isinstance(outcomes[1], ValueError) and outcomes[2] == 20
+    assert outcomes[3] == 3
+    # The group's call failed (and was undone), so its items ran one by one, each under its own
+    # savepoint; only the failing one's row is gone.
+    assert max(calls) > 1 and calls[calls.index(max(calls)) + 1 :].count(1) >= 2
+    keys = await db.read(lambda c: sorted(r[0] for r in c.execute("SELECT key FROM messages")))
+    assert keys == ["1", "2", "3"]
+
+
+async def test_accepts_that_share_a_transaction_keep_one_ticket_per_version(tmp_path: Path) -> None:
+    """Grouped ingest accepts (backends.sqlite.adapters._accept_many): the same version twice
+    in one group is one ticket and a duplicate; two versions of a new ticket in one group are one
+    ticket with two versions whose messages carry increasing ``seq``; a known ticket's new
+    version joins it."""
+    from backends.sqlite.adapters import SqliteBus, SqliteIngestJournal
+    from connectors.contract import Event, PayloadIdentity, Source
+
+    db = SqliteDatabase(tmp_path / "j.sqlite", commit_window_s=0.05, commit_window_min_rate=0.0)
+    db.start()
+    try:
+        journal = SqliteIngestJournal(db, SqliteBus(db))
+
+        def ident(ext: str, version: str) -> PayloadIdentity:
+            return PayloadIdentity(Source.GENERIC, ext, version, Event.CREATED)
+
+        known = await journal.accept("acme", ident("K", "1"), b"k1", "grpc", "ticket.raw")
+        calls = [
+            ("acme", ident("A", "1"), b"a1"), ("acme", ident("A", "1"), b"a1-again"),
+            ("acme", ident("B", "1"), b"b1"), ("acme", ident("B", "2"), b"b2"),
+            ("acme", ident("K", "2"), b"k2"), ("acme", ident("K", "1"), b"k1-again"),
+            ("other", ident("A", "1"), b"a1-other-tenant"),
+        ]
+        before = db.batches
+        r = await asyncio.gather(
+            *(journal.accept(t, i, raw, "grpc", "ticket.raw") for t, i, raw in calls)
+        )
+        assert db.batches - before < len(calls)  # they did share transactions
+        assert [x.duplicate for x in r] == [False, True, False, False, False, True, False]
+        assert r[1].ticket_id == r[0].ticket_id and r[1].raw_payload_id == r[0].raw_payload_id
+        assert r[3].ticket_id == r[2].ticket_id and r[3].raw_payload_id != r[2].raw_payload_id
+        assert r[4].ticket_id == known.ticket_id and r[5].ticket_id == known.ticket_id
+        assert r[5].raw_payload_id == known.raw_payload_id
+        assert r[6].ticket_id != r[0].ticket_id  # another tenant's ticket A is another ticket
+
+        def read(c: sqlite3.Connection) -> tuple[int, int, list[tuple[str, int]]]:
+            tickets = c.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
+            raws = c.execute("SELECT COUNT(*) FROM raw_payloads").fetchone()[0]
+            bodies = [json.loads(row[0]) for row in c.execute("SELECT body FROM messages ORDER BY id")]
+            return tickets, raws, [(b["raw_payload_id"], b["seq"]) for b in bodies]
+
+        tickets, raws, messages = await db.read(read)
+        assert tickets == 4 and raws == 6  # K, A, B, A@other; payloads k1, a1, b1, b2, k2, a1@other
+        seqs = await db.read(
+            lambda c: dict(c.execute("SELECT id, rowid FROM raw_payloads").fetchall())
+        )
+        assert all(seqs[raw_id] == seq for raw_id, seq in messages)  # seq is the payload's rowid
+        by_raw = dict(messages)
+        assert by_raw[r[2].raw_payload_id] < by_raw[r[3].raw_payload_id]  # B's versions in order
+    finally:
+        db.close()
