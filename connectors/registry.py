@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+import orjson
+
 from connectors.autotask import AutotaskConnector
 from connectors.connectwise import ConnectWiseConnector
 from connectors.contract import Connector, NormalizedTicket, PayloadIdentity, Picklists, Source
@@ -38,11 +40,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for the slow path (``json.loads`` with arguments builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_BOM = b"\xef\xbb\xbf"
+
+
 def parse_payload(raw: bytes) -> Mapping[str, Any]:
     """The payload as a JSON object; ``ConnectorError`` MALFORMED_JSON / NOT_AN_OBJECT otherwise.
 
     The MALFORMED_JSON message and metadata give the line, column and byte offset of the error.
+    Strict JSON is parsed by orjson (in C, ~8x faster: this runs inside every ingest call);
+    what it refuses (a syntax error, a lone surrogate escape, an integer beyond 64 bits) goes
+    through the standard library, which accepts the last two and explains the first.
     """
+    body = raw[3:] if raw.startswith(_BOM) else raw
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        doc = _parse_slowly(raw)
+    if not isinstance(doc, dict):
+        raise ConnectorError(
+            f"payload is JSON but not an object (got {type(doc).__name__})",
+            reason=ConnectorReason.NOT_AN_OBJECT,
+        )
+    return doc
+
+
+def _parse_slowly(raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -52,7 +76,7 @@ def parse_payload(raw: bytes) -> Mapping[str, Any]:
             offset=str(exc.start),
         ) from None
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ConnectorError(
             f"payload is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -66,12 +90,6 @@ def parse_payload(raw: bytes) -> Mapping[str, Any]:
         raise ConnectorError(
             f"payload is not valid JSON: {str(exc)[:80]}", reason=ConnectorReason.MALFORMED_JSON
         ) from None
-    if not isinstance(doc, dict):
-        raise ConnectorError(
-            f"payload is JSON but not an object (got {type(doc).__name__})",
-            reason=ConnectorReason.NOT_AN_OBJECT,
-        )
-    return doc
 
 
 def connector_for(source: Source | str) -> Connector:
