@@ -9,6 +9,7 @@ What ingest calls (cheap: one ``json.loads`` and a look at top-level keys)::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +44,10 @@ def _reject_constant(name: str) -> Any:
 # One decoder for the slow path (``json.loads`` with arguments builds a new one per call).
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _BOM = b"\xef\xbb\xbf"
+# orjson reads an integer beyond 64 bits as a float (losing digits of an id): a payload with
+# such a number, or anything that looks like one (19+ digits after ``:``, ``,`` or ``[``, even
+# inside a string), is parsed by the standard library.
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?\d{19}")
 
 
 def parse_payload(raw: bytes) -> Mapping[str, Any]:
@@ -50,14 +55,18 @@ def parse_payload(raw: bytes) -> Mapping[str, Any]:
 
     The MALFORMED_JSON message and metadata give the line, column and byte offset of the error.
     Strict JSON is parsed by orjson (in C, ~8x faster: this runs inside every ingest call);
-    what it refuses (a syntax error, a lone surrogate escape, an integer beyond 64 bits) goes
-    through the standard library, which accepts the last two and explains the first.
+    what it refuses (a syntax error, a lone surrogate escape) goes through the standard
+    library, which accepts the second and explains the first; so does a payload with an integer
+    beyond 64 bits, which orjson would turn into a float.
     """
     body = raw[3:] if raw.startswith(_BOM) else raw
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
+    if _LONG_NUMBER.search(body):
         doc = _parse_slowly(raw)
+    else:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            doc = _parse_slowly(raw)
     if not isinstance(doc, dict):
         raise ConnectorError(
             f"payload is JSON but not an object (got {type(doc).__name__})",

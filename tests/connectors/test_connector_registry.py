@@ -183,3 +183,30 @@ def test_digest_version_is_stable_for_the_same_payload() -> None:
     assert changed.version != first.version
     # normalize (which has only the parsed doc) agrees with identify (which has the bytes).
     assert normalize_payload(raw, None).version == first.version
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1, "b": [1.5, -2e3, true, null], "c": {"d": "\\u00fc\\u20ac"}}',
+        '{"title": "Drucker im 2. Stock – geht nicht", "id": "x"}'.encode(),
+        b'{"a": 1, "a": 2}',  # a repeated key: the last one wins
+        b'{"big": 123456789012345678901234567890}',  # beyond 64 bits: the standard library reads it
+        b'{"big": [1, -98765432109876543210]}',
+        b'{"note": "call 1234567890123456789012", "id": 12345678901234567}',
+        b'{"lone": "\\ud800"}',  # a lone surrogate escape: the standard library reads it
+        b'{"huge": 1e400}',
+    ],
+)
+def test_the_fast_parser_reads_what_the_standard_library_reads(raw: bytes) -> None:
+    import json
+
+    doc, expected = parse_payload(raw), json.loads(raw.decode("utf-8"))
+    assert doc == expected
+    assert [type(v) for v in doc.values()] == [type(v) for v in expected.values()]
+
+
+def test_deep_nesting_is_refused_as_malformed() -> None:
+    with pytest.raises(ConnectorError) as err:
+        parse_payload(b'{"a":' * 5000 + b"1" + b"}" * 5000)
+    assert err.value.reason == ConnectorReason.MALFORMED_JSON
