@@ -19,7 +19,7 @@ class CIDict(Mapping[str, Any]):
     When two keys differ only by case, the first one in the document wins.
     """
 
-    __slots__ = ("_data", "_index")
+    __slots__ = ("_data", "_index", "_lower_keys")
 
     def __init__(self, data: Mapping[str, Any]) -> None:
         self._data = data
@@ -27,9 +27,16 @@ class CIDict(Mapping[str, Any]):
         for key in data:
             index.setdefault(str(key).lower(), key)
         self._index = index
+        self._lower_keys: frozenset[str] | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self._data[self._index[key.lower()]]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Without raising KeyError for a missing key (Mapping.get does): shape detection and
+        # identify ask for many keys a payload does not have, inside every ingest call.
+        real = self._index.get(key.lower()) if isinstance(key, str) else None
+        return default if real is None else self._data[real]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._index
@@ -47,8 +54,10 @@ class CIDict(Mapping[str, Any]):
 
     @property
     def lower_keys(self) -> frozenset[str]:
-        """The document's keys, lower-cased (what shape detection looks at)."""
-        return frozenset(self._index)
+        """The document's keys, lower-cased (what shape detection looks at; made once)."""
+        if self._lower_keys is None:
+            self._lower_keys = frozenset(self._index)
+        return self._lower_keys
 
     def first(self, *names: str) -> Any:
         """The value of the first of ``names`` present and not null/empty, else None."""

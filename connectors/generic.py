@@ -17,6 +17,8 @@ from connectors.contract import Event, NormalizedTicket, PayloadIdentity, Pickli
 from connectors.errors import ConnectorError, ConnectorReason
 from connectors.fields import as_id, as_text, payload_digest
 
+_EVENTS = {e.value: e for e in Event}  # a dict lookup, not Event(name) (raises when unknown)
+
 GENERIC_KEYS: frozenset[str] = frozenset(
     {
         "id",
@@ -66,9 +68,8 @@ class GenericConnector:
         if not external_id:
             raise ConnectorError("generic ticket has no id", reason=ConnectorReason.MISSING_ID)
         event_name = as_text(doc.get("event")).lower() or Event.CREATED.value
-        try:
-            event = Event(event_name)
-        except ValueError:
+        event = _EVENTS.get(event_name)
+        if event is None:
             raise ConnectorError(
                 "generic ticket event must be created, updated, deleted or snapshot",
                 reason=ConnectorReason.MALFORMED_FIELD,

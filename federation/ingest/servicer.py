@@ -29,14 +29,15 @@ def _source(value: int) -> Source | None:
 
 
 def _response(outcome: IngestOutcome) -> ingest_pb2.IngestTicketResponse:
-    return ingest_pb2.IngestTicketResponse(
-        ticket_id=outcome.ticket_id,
-        duplicate=outcome.duplicate,
-        raw_payload_id=outcome.raw_payload_id,
-        source=SOURCE_TO_PROTO[outcome.source] if outcome.source else 0,  # type: ignore[arg-type]
-        ignored=bool(outcome.ignored_reason),
-        ignored_reason=outcome.ignored_reason,
+    response = ingest_pb2.IngestTicketResponse(
+        ticket_id=outcome.ticket_id, duplicate=outcome.duplicate, raw_payload_id=outcome.raw_payload_id
     )
+    if outcome.source:
+        response.source = SOURCE_TO_PROTO[outcome.source]  # type: ignore[assignment]
+    if outcome.ignored_reason:
+        response.ignored = True
+        response.ignored_reason = outcome.ignored_reason
+    return response
 
 
 def _dead_letter(r: DeadLetterRecord) -> ingest_pb2.DeadLetter:
