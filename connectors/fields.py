@@ -12,6 +12,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import orjson
+
 
 class CIDict(Mapping[str, Any]):
     """A read-only view of a JSON object whose keys match case-insensitively.
@@ -114,8 +116,29 @@ def payload_digest(doc: Mapping[str, Any]) -> str:
     (which has the raw bytes) and ``normalize`` (which has only the parsed document) agree.
     """
     data = doc.data if isinstance(doc, CIDict) else doc
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return "sha256:" + hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    canonical = _canonical_fast(data)
+    if canonical is None:
+        canonical = json.dumps(
+            data, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        ).encode("ascii")
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+_FLAT_TYPES = (str, int, bool, type(None))
+
+
+def _canonical_fast(data: Mapping[str, Any]) -> bytes | None:
+    """The canonical JSON by orjson (in C), or None where it would not be byte-for-byte what
+    ``json.dumps(sort_keys, compact, ensure_ascii)`` writes: a nested value or a float (orjson
+    formats exponents differently), non-ASCII text (``ensure_ascii`` escapes it), DEL (escaped
+    too) or an integer beyond 64 bits (orjson refuses it). Digests stored before stay valid."""
+    if not all(type(v) in _FLAT_TYPES for v in data.values()):
+        return None
+    try:
+        out = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return None
+    return out if out.isascii() and b"\x7f" not in out else None
 
 
 def join_category(*parts: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from connectors.contract import Picklists, Source
-from connectors.fields import CIDict, as_id, as_text
+from connectors.fields import CIDict, as_id, as_text, payload_digest
 from connectors.picklists import picklists_from_config, resolve
 
 
@@ -44,3 +46,24 @@ def test_resolve_prefers_the_payload_name_and_keeps_unknown_ids() -> None:
     assert resolve(picklists, "status", "5.0", extra) == "Complete"
     assert resolve(picklists, "status", 9, extra) == ""
     assert extra == {"status_id": "9"}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"id": "T-1", "title": "Printer down", "description": "".join(chr(i) for i in range(128))},
+        {"b": 1, "a": True, "c": None, "d": -(2**63), "e": 2**63 - 1, "Z": ""},
+        {"id": 7, "big": 2**64 + 1},  # beyond 64 bits
+        {"id": 7, "title": "Drucker im 2. Stock – kaputt"},  # non-ASCII: escaped by json.dumps
+        {"id": 7, "score": 1e16, "small": 1e-05, "x": 0.1},  # floats
+        {"id": 7, "nested": {"b": 1, "a": [1, 2.5]}},
+    ],
+)
+def test_payload_digest_is_the_sha256_of_the_standard_canonical_json(doc: dict) -> None:
+    """Versions stored by earlier releases must stay valid: whichever way the digest is
+    computed, it is the sha256 of json.dumps(sort_keys, compact, ensure_ascii)."""
+    import hashlib
+    import json
+
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert payload_digest(doc) == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
