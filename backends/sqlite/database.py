@@ -224,7 +224,10 @@ class SqliteDatabase:
             self._read_conns.clear()
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in the writer's next transaction; returns once committed."""
+        """Run ``fn(conn)`` in the writer's next transaction; returns once committed.
+
+        ``fn`` must only touch the database: it may run twice (when another write of the same
+        transaction raises, the transaction is undone and run again with savepoints)."""
         if self._closed:
             raise Unavailable("store is closed", reason="STORE_CLOSED")
         loop = asyncio.get_running_loop()
