@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -32,27 +33,54 @@ class ServingStatus:
 
 
 def new_server(extra_interceptors: list[grpc.aio.ServerInterceptor] | None = None) -> grpc.aio.Server:
-    """A grpc.aio server with OMEGA's interceptors and message limits.
+    """A grpc.aio server with OMEGA's call context, error mapping and message limits.
 
-    Services are served through their generic handlers only. The generated ``add_*_to_server``
-    functions (grpcio ≥ 1.62) register every service twice: as a generic handler and as
-    "registered methods". For registered methods grpc.aio keeps one pending request per method
-    and, after every call, waits again on all of them (``asyncio.wait`` over ~50 tasks in
-    ``omega up``, adding and removing a callback on each): a cost per call that grows with the
-    number of methods served. The generic handler serves the same methods (the lookup is one
-    dict per service), so the second registration is skipped: ``omega up`` accepted ~12 % more
-    ingest calls per second without it (docs/benchmarks.md).
+    Two things differ from a plain ``grpc.aio.server(interceptors=[...])``, both because they
+    cost on every call:
+
+    - ``ErrorAndTenantInterceptor`` is applied when services are added (each method handler is
+      wrapped once), not as a gRPC server interceptor: grpc.aio runs its interceptor chain, a
+      coroutine per interceptor, on every call. The behaviour is the same (tested).
+    - Services are served through their generic handlers only. The generated ``add_*_to_server``
+      functions (grpcio ≥ 1.62) register every service twice: as a generic handler and as
+      "registered methods". For registered methods grpc.aio keeps one pending request per
+      method and, after every call, waits again on all of them (``asyncio.wait`` over ~50
+      tasks in ``omega up``, adding and removing a callback on each): a cost per call that
+      grows with the number of methods served. The generic handler serves the same methods, so
+      the second registration is skipped: ``omega up`` accepted ~12 % more ingest calls per
+      second without it (docs/benchmarks.md).
     """
     server = grpc.aio.server(
-        interceptors=[ErrorAndTenantInterceptor(), *(extra_interceptors or [])],
+        interceptors=extra_interceptors or None,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
     )
+    context = ErrorAndTenantInterceptor()
+    add_generic = server.add_generic_rpc_handlers
+
+    def add_generic_rpc_handlers(handlers: Sequence[grpc.GenericRpcHandler]) -> None:
+        add_generic(tuple(_InContext(handler, context) for handler in handlers))
+
+    server.add_generic_rpc_handlers = add_generic_rpc_handlers
     server.add_registered_method_handlers = _served_by_the_generic_handler
     return server
+
+
+class _InContext(grpc.GenericRpcHandler):
+    """A service's generic handler whose method handlers run inside the call context."""
+
+    def __init__(self, inner: grpc.GenericRpcHandler, context: ErrorAndTenantInterceptor) -> None:
+        self._inner = inner
+        self._context = context
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = self._inner.service(handler_call_details)
+        if handler is None:
+            return None
+        return self._context.wrap(handler, handler_call_details.method)
 
 
 def _served_by_the_generic_handler(service_name: str, method_handlers: dict[str, Any]) -> None:
