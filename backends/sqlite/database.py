@@ -8,10 +8,10 @@ connections in the default executor and see committed data only.
 Group commit with a short window (like PostgreSQL's ``commit_delay``): while writes arrive
 faster than ``COMMIT_WINDOW_MIN_RATE`` a second (an ingest burst, not the steady pipeline), the
 writer, when fewer writes are queued than the previous transaction held, sleeps
-``commit_window_s`` (2 ms) once and takes all that arrived. In a burst of 50 concurrent ingest calls on a busy 2-core machine that
-about doubles the writes per fsync and accepts ~35 % more calls per second. Below that rate
-(50 tickets/s is ~300 writes/s) nothing waits: each pipeline step writes after its previous
-write committed, so a window there only adds latency.
+``commit_window_s`` (2 ms) once and takes all that arrived. In a burst of 50 concurrent ingest
+calls on a busy 2-core machine that about doubles the writes per fsync and accepts ~35 % more
+calls per second. Below that rate (50 tickets/s is ~300 writes/s) nothing waits: each pipeline
+step writes after its previous write committed, so a window there only adds latency.
 """
 
 from __future__ import annotations
@@ -352,33 +352,30 @@ class SqliteDatabase:
                 pass
 
     @staticmethod
+    def _run_unit(conn: sqlite3.Connection, unit: list[_Op]) -> list[_Outcome]:
+        """One unit (a run of grouped writes, or one write) without a savepoint; raises as its
+        write does."""
+        fn = unit[0][0]
+        if len(unit) == 1:
+            _fn, fut, loop = unit[0]
+            return [(fut, loop, fn(conn), None)]
+        assert isinstance(fn, _Grouped)
+        results = fn.run(conn, _items(unit))
+        if len(results) != len(unit):
+            raise RuntimeError(f"grouped write returned {len(results)} results for {len(unit)} items")
+        return [(fut, loop, result, None) for (_fn, fut, loop), result in zip(unit, results, strict=True)]
+
     def _run_plain(
-        conn: sqlite3.Connection, units: list[list[_Op]]
+        self, conn: sqlite3.Connection, units: list[list[_Op]]
     ) -> tuple[list[_Outcome], BaseException | None, int]:
-        """Every write in order, no savepoints; stops at the first unit that raises and returns
-        its error and index."""
+        """Every unit in order, no savepoints; stops at the first that raises and returns its
+        error and index."""
         outcomes: list[_Outcome] = []
-        index = -1
-        try:
-            for unit in units:
-                index += 1
-                fn = unit[0][0]
-                if len(unit) > 1:
-                    assert isinstance(fn, _Grouped)
-                    results = fn.run(conn, _items(unit))
-                    if len(results) != len(unit):
-                        raise RuntimeError(
-                            f"grouped write returned {len(results)} results for {len(unit)} items"
-                        )
-                    outcomes += [
-                        (fut, loop, result, None)
-                        for (_fn, fut, loop), result in zip(unit, results, strict=True)
-                    ]
-                else:
-                    _fn, fut, loop = unit[0]
-                    outcomes.append((fut, loop, fn(conn), None))
-        except BaseException as exc:  # noqa: BLE001 - handed back, or run again with savepoints
-            return outcomes, exc, index
+        for index, unit in enumerate(units):
+            try:
+                outcomes += self._run_unit(conn, unit)
+            except BaseException as exc:  # noqa: BLE001 - handed back, or run again with savepoints
+                return outcomes, exc, index
         return outcomes, None, -1
 
     @staticmethod
@@ -395,16 +392,12 @@ class SqliteDatabase:
         return (fut, loop, result, None)
 
     def _run_group(self, conn: sqlite3.Connection, ops: list[_Op]) -> list[_Outcome]:
-        first = ops[0][0]
-        assert isinstance(first, _Grouped)
         conn.execute("SAVEPOINT op")
         try:
-            results = first.run(conn, _items(ops))
-            if len(results) != len(ops):
-                raise RuntimeError(f"grouped write returned {len(results)} results for {len(ops)} items")
+            outcomes = self._run_unit(conn, ops)
         except Exception:  # noqa: BLE001 - retried item by item: the failing one fails alone
             conn.execute("ROLLBACK TO op")
             conn.execute("RELEASE op")
             return [self._run_one(conn, op) for op in ops]
         conn.execute("RELEASE op")
-        return [(fut, loop, result, None) for (_fn, fut, loop), result in zip(ops, results, strict=True)]
+        return outcomes
