@@ -1,6 +1,6 @@
 """Find the connector for a payload: parse, detect the vendor, identify, normalize.
 
-What ingest calls (cheap: one ``json.loads`` and a look at top-level keys)::
+What ingest calls (cheap: one JSON parse and a look at top-level keys)::
 
     doc, identity = identify(raw, source)          # source: Source or None to detect
     ticket = normalize(doc, identity.source, picklists_from_config(tenant.picklists, identity.source))
