@@ -7,7 +7,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -94,22 +94,29 @@ _AcceptItem = tuple[str, PayloadIdentity, bytes, str, str]  # tenant, identity, 
 _VersionKey = tuple[str, str, str, str]  # tenant, source, external id, version
 
 
-def _insert_rows(conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) -> int:
-    """``INSERT INTO {into} VALUES (...), (...), ...`` in as few statements as the limit allows;
-    returns the rowid of the last row inserted (0 when ``rows`` is empty)."""
-    if not rows:
-        return 0
-    last = 0
+def _chunks(
+    rows: list[tuple[Any, ...]], uses: int = 1
+) -> Iterator[tuple[list[tuple[Any, ...]], str]]:
+    """``rows`` in chunks whose bound variables (``uses`` times each row) stay under the limit,
+    each with its ``(?,..),(?,..)`` placeholders."""
     width = len(rows[0])
-    per = max(1, _MAX_VARIABLES // width)
+    per = max(1, _MAX_VARIABLES // (width * uses))
     one = "(" + ",".join("?" * width) + ")"
     for start in range(0, len(rows), per):
         chunk = rows[start : start + per]
-        cur = conn.execute(
-            f"INSERT INTO {into} VALUES " + ",".join([one] * len(chunk)),
-            list(chain.from_iterable(chunk)),
-        )
-        last = int(cur.lastrowid or 0)
+        yield chunk, ",".join([one] * len(chunk))
+
+
+def _insert_rows(conn: sqlite3.Connection, into: str, rows: list[tuple[Any, ...]]) -> int:
+    """``INSERT INTO {into} VALUES (...), (...), ...`` in as few statements as the limit allows;
+    returns the rowid of the last row inserted (0 when ``rows`` is empty)."""
+    last = 0
+    if rows:
+        for chunk, placeholders in _chunks(rows):
+            cur = conn.execute(
+                f"INSERT INTO {into} VALUES {placeholders}", list(chain.from_iterable(chunk))
+            )
+            last = int(cur.lastrowid or 0)
     return last
 
 
@@ -119,16 +126,12 @@ def _select_by_values(
     """Rows of ``select`` for ``keys``: each ``{values}`` in it becomes ``(VALUES (?,..),..)``
     bound to the keys (chunked under the variable limit)."""
     rows: list[sqlite3.Row] = []
-    if not keys:
-        return rows
-    width, uses = len(keys[0]), select.count("{values}")
-    per = max(1, _MAX_VARIABLES // (width * uses))
-    one = "(" + ",".join("?" * width) + ")"
-    for start in range(0, len(keys), per):
-        chunk = keys[start : start + per]
-        values = "(VALUES " + ",".join([one] * len(chunk)) + ")"
-        params = list(chain.from_iterable(chunk))
-        rows += conn.execute(select.format(values=values), params * uses).fetchall()
+    if keys:
+        uses = select.count("{values}")
+        for chunk, placeholders in _chunks(keys, uses):
+            params = list(chain.from_iterable(chunk))
+            sql = select.format(values=f"(VALUES {placeholders})")
+            rows += conn.execute(sql, params * uses).fetchall()
     return rows
 
 
