@@ -40,7 +40,8 @@ def new_server(extra_interceptors: list[grpc.aio.ServerInterceptor] | None = Non
 
     - ``ErrorAndTenantInterceptor`` is applied when services are added (each method handler is
       wrapped once), not as a gRPC server interceptor: grpc.aio runs its interceptor chain, a
-      coroutine per interceptor, on every call. The behaviour is the same (tested).
+      coroutine per interceptor, on every call. The behaviour is the same (tested);
+      ``extra_interceptors``, if any, run as gRPC interceptors, so before the call context.
     - Services are served through their generic handlers only. The generated ``add_*_to_server``
       functions (grpcio ≥ 1.62) register every service twice: as a generic handler and as
       "registered methods". For registered methods grpc.aio keeps one pending request per
