@@ -83,6 +83,7 @@ class PipelineRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self.handled = 0
         self.yields = 0  # times the workers held back for an ingest burst
+        self.restarts = 0  # workers started again after they ended unexpectedly
 
     @property
     def topics(self) -> list[str]:
@@ -90,7 +91,27 @@ class PipelineRunner:
 
     def start(self, workers: int = 1) -> None:
         for i in range(max(1, workers)):
-            self._tasks.append(asyncio.create_task(self.work(self._stop), name=f"pipeline-{i}"))
+            self._tasks.append(asyncio.create_task(self._supervise(i), name=f"pipeline-{i}"))
+
+    async def _supervise(self, number: int) -> None:
+        """Run one worker until ``stop``; a worker that ends any other way (an exception that
+        escaped it, or a CancelledError raised from inside a library rather than by ``stop``)
+        is logged and started again, so a fixed runner never silently runs short of workers.
+        (Under a Capacity Manager the worker pool does the same on its next reconcile.)"""
+        me = asyncio.current_task()
+        while not self._stop.is_set():
+            try:
+                await self.work(self._stop)
+            except asyncio.CancelledError:
+                if self._stop.is_set() or (me is not None and me.cancelling()):
+                    raise
+                log.error("pipeline worker %d was cancelled from inside; starting it again", number)
+            except Exception:
+                log.exception("pipeline worker %d crashed; starting it again", number)
+            else:
+                return
+            self.restarts += 1
+            await _sleep_unless(self._stop, self._policy.idle_poll_s)
 
     async def stop(self) -> None:
         self._stop.set()

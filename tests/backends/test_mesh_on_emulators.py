@@ -95,6 +95,34 @@ async def stop_mesh(mesh: EmbeddedMesh, database: str) -> None:
         await docs.aclose()
 
 
+async def pipeline_report(mesh: EmbeddedMesh, ticket_ids: list[str], states: list[int]) -> str:
+    """What a failure needs to be diagnosed: each ticket's state, outbox and timeline, and each
+    topic's stream, pending entries and parked retries on the bus."""
+    store = mesh.store
+    assert isinstance(store, CompositeStore)
+    lines = ["tickets did not all reach TRIAGED:"]
+    for ticket_id, state in zip(ticket_ids, states, strict=True):
+        doc = await store.tickets.read_doc(mesh.settings.default_tenant, ticket_id) or {}
+        events = await store.timeline.events(mesh.settings.default_tenant, ticket_id)
+        lines.append(
+            f"  {ticket_id} {ticket_pb2.TicketState.Name(state)} applied_seq={doc.get('applied_seq')}"
+            f" last_seq={doc.get('last_seq')} outbox={[(e['topic'], e['body'].get('seq')) for e in doc.get('outbox') or []]}"
+            f" timeline={[(e.step, e.attempt, e.outcome, e.error[:60]) for e in events]}"
+        )
+    bus = store.bus.inner
+    for topic in sorted(bus._topics):
+        stream = bus.stream_key(topic)
+        try:
+            pending = await bus._r.xpending_range(stream, bus._group, min="-", max="+", count=50)
+            lines.append(
+                f"  bus {topic}: stream={await bus._r.xlen(stream)} parked={await bus._r.zcard(bus.delayed_key(topic))}"
+                f" pending={[(p['message_id'], p['consumer'], p['time_since_delivered'], p['times_delivered']) for p in pending]}"
+            )
+        except Exception as exc:  # noqa: BLE001 - a report must not hide the failure
+            lines.append(f"  bus {topic}: unreadable ({exc})")
+    return "\n".join(lines)
+
+
 @pytest.fixture
 def servers() -> None:
     for addr, what in ((REDIS, "redis"), (AZURITE, "azurite"), (COSMOS, "cosmosdb-server")):
@@ -132,17 +160,20 @@ def free_port() -> int:
 
 
 def wait_port(port: int, *, open_: bool, within_s: float = 10.0) -> None:
+    """Wait until redis on ``port`` answers PING (``open_``) or refuses connections. An open
+    port is not enough: while it replays its append-only file, Redis answers -LOADING."""
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            up = True
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn:
+                conn.sendall(b"PING\r\n")
+                up = conn.recv(64).startswith(b"+PONG")
         except OSError:
             up = False
         if up == open_:
             return
         time.sleep(0.05)
-    raise TimeoutError(f"redis on {port} did not {'open' if open_ else 'close'}")
+    raise TimeoutError(f"redis on {port} did not {'answer' if open_ else 'close'}")
 
 
 class PrivateRedis:
@@ -212,8 +243,15 @@ async def test_ingest_is_unavailable_while_redis_is_down_and_every_accepted_tick
                 assert not res.duplicate
                 accepted.append(res.ticket_id)
             accepted.append((await client.ingest_ticket(generic("F-9", "Mail down 9"))).ticket_id)
-            states = [(await wait_settled(client, t, timeout_s=40)).state for t in accepted]
-        assert states == [ticket_pb2.TICKET_STATE_TRIAGED] * len(accepted)
+            # One deadline for all (well inside the test's timeout), so that a ticket that never
+            # settles fails with the state of every ticket and of the bus, not a bare timeout.
+            deadline = time.monotonic() + 45
+            states = [
+                (await wait_settled(client, t, timeout_s=max(0.0, deadline - time.monotonic()))).state
+                for t in accepted
+            ]
+            if states != [ticket_pb2.TICKET_STATE_TRIAGED] * len(accepted):
+                pytest.fail(await pipeline_report(mesh, accepted, states))
         assert len(set(accepted)) == 10
     finally:
         await stop_mesh(mesh, database)

@@ -142,3 +142,66 @@ async def test_workers_hold_back_during_an_ingest_burst_but_never_starve(
             assert mesh.runner.yields >= 2
     finally:
         ingest.in_flight = 0
+
+
+class _Noted:
+    """A step that notes each ticket it handles."""
+
+    name = "ticket.raw"
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    async def handle(self, body: dict[str, object]) -> str:
+        self.seen.add(str(body["ticket_id"]))
+        return "ok"
+
+
+class _Faulty:
+    """The real embedded bus, whose wait for work first raises an error that escapes a worker,
+    then a CancelledError that nobody asked for (as a library's timeout can leak one)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+        self.faults: list[BaseException] = [RuntimeError("selector broke"), asyncio.CancelledError()]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def wait_for_work(self, timeout_s: float) -> None:
+        if self.faults:
+            raise self.faults.pop(0)
+        await self._inner.wait_for_work(timeout_s)  # type: ignore[attr-defined]
+
+
+async def test_a_worker_that_dies_is_started_again_and_its_work_still_gets_done(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from backends.sqlite.adapters import EmbeddedStore
+    from teams.pipeline import DeliveryPolicy, PipelineRunner
+
+    store = EmbeddedStore.open(tmp_path / "omega.db")
+    faulty = _Faulty(store.bus)
+    store.bus = faulty  # type: ignore[assignment]
+    step = _Noted()
+    runner = PipelineRunner(store, [step], DeliveryPolicy(idle_poll_s=0.05, visibility_s=2.0))
+    runner.start(1)  # one worker: without a restart nothing below would ever be handled
+    try:
+        for _ in range(200):
+            if not faulty.faults and runner.restarts == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert runner.restarts == 2
+        for n in range(3):
+            await store.bus.publish("ticket.raw", f"t{n}", {"tenant": "acme", "ticket_id": f"t{n}"})
+        for _ in range(200):
+            if len(step.seen) == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert step.seen == {"t0", "t1", "t2"}
+        assert "pipeline worker 0 crashed; starting it again" in caplog.text
+        assert "pipeline worker 0 was cancelled from inside" in caplog.text
+    finally:
+        await runner.stop()
+        assert all(t.done() for t in runner._tasks) or not runner._tasks
+        store.close()
