@@ -277,9 +277,16 @@ class OutboxReconciler:
             self._task = asyncio.create_task(self._loop(), name="outbox-reconciler")
 
     async def _loop(self) -> None:
+        me = asyncio.current_task()
         while True:
             try:
                 await self.run_once()
+            except asyncio.CancelledError:
+                if me is not None and me.cancelling():
+                    raise  # stop()
+                # Raised from inside a client library, not by stop(): the reconciler must
+                # outlive it, or outbox entries would wait for a restart.
+                log.error("outbox reconciler pass was cancelled from inside; going on")
             except Exception as exc:  # noqa: BLE001 - the stores may be down; try again later
                 log.warning("outbox reconciler pass failed: %s", exc)
             await asyncio.sleep(self._interval_s)

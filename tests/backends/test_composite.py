@@ -84,6 +84,47 @@ async def test_a_failed_publish_after_a_save_is_republished_by_the_reconciler(pa
     assert m.body == {"ticket_id": r.ticket_id}
 
 
+async def test_the_reconciler_outlives_a_cancelled_error_raised_from_inside_a_pass(
+    parts: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CancelledError that a client library raises inside a pass (not stop()) must not end
+    the reconciler: the outbox entry is still re-published on a later pass, and stop() still
+    stops it."""
+    import asyncio
+
+    store = CompositeStore(
+        docs=parts["docs"], blobs=parts["blobs"], bus=parts["dead_bus"],
+        outbox_interval_s=0.05, outbox_grace_s=0.0,
+    )
+    with pytest.raises(Unavailable):
+        await store.journal.accept("acme", ident(), b"payload", "webhook", RAW)
+    real_stuck = store.tickets.stuck
+    calls = 0
+
+    async def stuck_once_cancelled(older_than_s: float, limit: int = 100) -> list[dict[str, Any]]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError
+        return await real_stuck(older_than_s, limit)
+
+    store.tickets.stuck = stuck_once_cancelled  # type: ignore[method-assign]
+    store.bus.inner = parts["bus"]
+    store.reconciler.start()
+    try:
+        for _ in range(200):
+            if store.reconciler.republished:
+                break
+            await asyncio.sleep(0.05)
+        assert calls >= 2 and store.reconciler.republished == 1
+        assert "cancelled from inside" in caplog.text
+    finally:
+        await store.reconciler.stop()
+    assert store.reconciler._task is None
+    [m] = await parts["bus"].lease([RAW], 10, 30.0)
+    assert m.body["tenant"] == "acme"
+
+
 async def test_ingest_is_unavailable_when_the_document_store_is_down(parts: dict[str, Any]) -> None:
     down = CosmosDocuments.connect("https://127.0.0.1:9", COSMOS_KEY, "omega")
     store = CompositeStore(docs=down, blobs=parts["blobs"], bus=parts["bus"])
