@@ -78,12 +78,33 @@ async def start_mesh(tmp_path: Path) -> EmbeddedMesh:
     return mesh
 
 
+def task_stacks() -> str:
+    """Where every other asyncio task of this loop is waiting (pytest-timeout's dump shows
+    threads only, and all of the mesh runs on this one)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        if task is asyncio.current_task():
+            continue
+        frames, awaiting = [], task.get_coro()
+        while awaiting is not None and len(frames) < 12:  # down the await chain
+            f = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+            if f is not None:
+                frames.append(f"{f.f_code.co_filename.rsplit('/', 2)[-1]}:{f.f_lineno} {f.f_code.co_name}")
+            awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+        lines.append(f"  task {task.get_name()}: {' > '.join(frames) or '(not started)'}")
+    return "\n".join(sorted(lines))
+
+
 async def stop_mesh(mesh: EmbeddedMesh, database: str) -> None:
     store = mesh.store
-    await mesh.stop(grace_s=0.5)
+    stopping = asyncio.ensure_future(mesh.stop(grace_s=0.5))
+    done, _ = await asyncio.wait([stopping], timeout=30)
+    if not done:
+        pytest.fail(f"the mesh did not stop within 30 s; its tasks:\n{task_stacks()}")
+    await stopping
     if isinstance(store, CompositeStore):
         if store._closing is not None:
-            await store._closing
+            await asyncio.wait_for(store._closing, 30)
         # Drop the test's database (a fresh client: the store's is closed).
         from backends.cosmos.documents import CosmosDocuments
 
@@ -120,6 +141,8 @@ async def pipeline_report(mesh: EmbeddedMesh, ticket_ids: list[str], states: lis
             )
         except Exception as exc:  # noqa: BLE001 - a report must not hide the failure
             lines.append(f"  bus {topic}: unreadable ({exc})")
+    lines.append(f"  pipeline worker restarts: {mesh.runner.restarts if mesh.runner else '-'}")
+    lines.append(task_stacks())
     return "\n".join(lines)
 
 
