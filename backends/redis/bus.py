@@ -5,7 +5,8 @@ name, ``OMEGA_BUS_CONSUMER``); every process is a distinct consumer in that grou
 
 - lease: due delayed retries are moved back onto their stream first; entries another consumer
   has held for longer than the visibility timeout are taken over with XAUTOCLAIM (pending-entry
-  reclaim); then new entries are read with XREADGROUP.
+  reclaim, its cursor kept per topic so every call scans further along the pending list); then
+  new entries are read with XREADGROUP.
 - ack: XACK + XDEL, only while the lease is still this delivery's (a Lua check of the pending
   entry's consumer and delivery count), so a late ack after a reclaim is a no-op, as in SQLite.
 - retry: the entry is settled and a copy parked in a per-topic ZSET scored by its due time.
@@ -115,6 +116,7 @@ class RedisStreamsBus:
         self.wakeups = LocalWakeups()
         self._groups: set[str] = set()
         self._topics: set[str] = set()
+        self._claim_from: dict[str, str] = {}  # XAUTOCLAIM cursor per topic
         self._settle = client.register_script(_SETTLE)
         self._promote = client.register_script(_PROMOTE)
 
@@ -178,6 +180,7 @@ class RedisStreamsBus:
             # The stream or its group vanished (a Redis that lost its data): recreate them.
             log.warning("consumer group missing on the bus; recreating it")
             self._groups.clear()
+            self._claim_from.clear()
             return []
 
     async def _lease(self, topics: Sequence[str], limit: int, visibility_s: float) -> list[Message]:
@@ -194,10 +197,14 @@ class RedisStreamsBus:
                 if len(out) >= limit:
                     break
                 stream = self.stream_key(topic)
+                # XAUTOCLAIM looks at no more than 10 x count pending entries per call: go on
+                # from where the last call stopped (its cursor is "0-0" once the scan wrapped),
+                # or stale entries behind a long head of busy ones would wait for the head.
                 claimed: Any = await self._r.xautoclaim(
-                    stream, self._group, self.consumer, idle_ms, start_id="0-0",
-                    count=limit - len(out),
+                    stream, self._group, self.consumer, idle_ms,
+                    start_id=self._claim_from.get(topic, "0-0"), count=limit - len(out),
                 )
+                self._claim_from[topic] = str(claimed[0])
                 for entry_id, fields in claimed[1]:
                     if not fields:
                         continue

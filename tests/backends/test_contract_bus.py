@@ -131,6 +131,35 @@ async def test_redis_dead_letters_are_kept_in_a_stream(tmp_path: Any) -> None:
         await drop_redis_prefix(bus)
 
 
+async def test_redis_reclaims_a_stale_entry_behind_a_long_head_of_busy_ones() -> None:
+    """Redis-specific (real Redis): XAUTOCLAIM looks at no more than 10 x count pending entries a
+    call. 400 entries another consumer is still working on (recently delivered) sit in front of
+    one it abandoned; leasing 8 at a time (80 looked at per call), the abandoned one is reclaimed
+    within the calls it takes to scan past the head, not only once the head goes idle too."""
+    from tests.backends.conftest import REDIS, drop_redis_prefix, redis_bus, require
+
+    require(REDIS, "redis")
+    bus = await redis_bus()
+    visibility_s = 3.0
+    try:
+        for n in range(401):
+            await bus.publish(TOPIC, f"tkt_{n}", {"n": n})
+        stream, r = bus.stream_key(TOPIC), bus._r
+        await bus._ensure_group(TOPIC)
+        got = await r.xreadgroup(bus._group, "other", {stream: ">"}, count=401)
+        ids = [entry_id for entry_id, _ in got[0][1]]
+        await asyncio.sleep(visibility_s + 0.2)  # all 401 are now idle for longer than visibility
+        await r.xclaim(stream, bus._group, "other", 0, ids[:400], justid=True)  # the head: busy again
+        found: list[int] = []
+        for _ in range(8):  # 400 busy entries need 5 calls of 80; the head is idle again only in 3 s
+            found += [m.body["n"] for m in await bus.lease([TOPIC], 8, visibility_s)]
+            if found:
+                break
+        assert found == [400]
+    finally:
+        await drop_redis_prefix(bus)
+
+
 async def test_servicebus_messages_are_sdk_messages_with_the_ticket_as_session() -> None:
     """Service Bus mapping (stand-in of the SDK client, not the wire): the adapter sends the
     SDK's own ServiceBusMessage to topic ``ticket-raw`` with session = ticket, JSON body,
