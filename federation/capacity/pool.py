@@ -44,8 +44,9 @@ class AsyncioWorkerPool:
     """Each worker is an asyncio task made by the team's ``Worker`` factory.
 
     Scaling down stops the newest workers first: their stop event is set and they get
-    ``stop_grace_s`` to return before being cancelled. A worker that crashes is logged and no
-    longer counted, so the next reconcile starts a replacement.
+    ``stop_grace_s`` to return before being cancelled. A worker that ends without being told to
+    (a crash, or a stray CancelledError) is logged and no longer counted, so the next reconcile
+    starts a replacement.
     """
 
     def __init__(self, workers: Mapping[str, Worker], *, stop_grace_s: float = 10.0) -> None:
@@ -65,7 +66,7 @@ class AsyncioWorkerPool:
                 task: asyncio.Task[None] = asyncio.get_running_loop().create_task(
                     self._factories[team](stop)
                 )
-                task.add_done_callback(functools.partial(_log_exit, team))
+                task.add_done_callback(functools.partial(_log_exit, team, stop))
                 running.append(_Running(task, stop))
             surplus = running[workers:] if workers < len(running) else []
             del running[len(running) - len(surplus):]
@@ -104,9 +105,17 @@ async def _stop_all(runs: list[_Running], grace_s: float) -> None:
             await task
 
 
-def _log_exit(team: str, task: asyncio.Task[None]) -> None:
+def _log_exit(team: str, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    """Log a worker that ended without being told to stop (it is no longer counted, so the
+    next reconcile starts another): a crash, or a CancelledError raised from inside a library
+    rather than by ``_stop_all``."""
+    if stop.is_set():
+        return  # scaled down or closed: expected
     if task.cancelled():
+        log.error("a %s worker was cancelled without being stopped", team)
         return
     exc = task.exception()
     if exc is not None:
         log.error("a %s worker crashed: %s", team, type(exc).__name__, exc_info=exc)
+    else:
+        log.error("a %s worker returned without being stopped", team)

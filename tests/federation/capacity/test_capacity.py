@@ -202,8 +202,13 @@ async def test_publishes_for_other_teams_do_not_reconcile_a_team_without_work_at
         await pool.aclose()
 
 
-async def test_a_crashed_worker_is_replaced_on_the_next_decision() -> None:
+async def test_a_crashed_worker_is_replaced_on_the_next_decision(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One worker crashes, the other is cancelled from inside (as a library's stray
+    CancelledError would end it): both are logged and both are replaced."""
     crash = asyncio.Event()
+    raised: list[type[BaseException]] = [RuntimeError, asyncio.CancelledError]
 
     async def worker(stop: asyncio.Event) -> None:
         done, _ = await asyncio.wait(
@@ -211,7 +216,7 @@ async def test_a_crashed_worker_is_replaced_on_the_next_decision() -> None:
             return_when=asyncio.FIRST_COMPLETED,
         )
         if crash.is_set() and not stop.is_set():
-            raise RuntimeError("worker died")
+            raise raised.pop(0)("worker died")
 
     pool = AsyncioWorkerPool({"triage": worker}, stop_grace_s=1.0)
     manager = CapacityManager([POLICY], pool=pool, clock=ManualClock())
@@ -224,6 +229,9 @@ async def test_a_crashed_worker_is_replaced_on_the_next_decision() -> None:
                 break
             await asyncio.sleep(0)
         assert await pool.size("triage") == 0
+        await asyncio.sleep(0)  # done callbacks run on the loop's next turn
+        assert "a triage worker crashed: RuntimeError" in caplog.text
+        assert "a triage worker was cancelled without being stopped" in caplog.text
         crash.clear()
         d = await manager.report("triage", QueueMetrics(depth=120, arrival_rate=0))
         assert d.current == 0 and d.desired == 2 and await pool.size("triage") == 2
