@@ -190,9 +190,19 @@ class PipelineRunner:
     async def deliver(self, message: Message) -> None:
         """Run one leased message's step, then ack, retry or dead-letter it, and record the
         timeline. Never raises: a message that cannot even be settled (the store is down) is
-        left to its lease, which expires and delivers it again; the worker keeps running."""
+        left to its lease, which expires and delivers it again; the worker keeps running. A
+        CancelledError that a client library raises (aiohttp can, on a dropped connection) is
+        treated the same way; only a real cancellation of this delivery propagates."""
         try:
             await self._deliver(message)
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is None or me.cancelling():
+                raise
+            log.error(
+                "delivery of message %s (%s) was cancelled from inside; its lease will expire and"
+                " deliver it again", message.id, message.topic,
+            )
         except Exception as exc:  # noqa: BLE001 - see the docstring
             log.error("could not settle message %s (%s): %s", message.id, message.topic, exc)
 

@@ -205,3 +205,41 @@ async def test_a_worker_that_dies_is_started_again_and_its_work_still_gets_done(
         await runner.stop()
         assert all(t.done() for t in runner._tasks) or not runner._tasks
         store.close()
+
+
+async def test_a_delivery_cancelled_from_inside_is_delivered_again_when_its_lease_expires(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A step whose store client raises a CancelledError nobody asked for (aiohttp can, on a
+    dropped connection): the delivery is logged, the worker goes on, and the message comes back
+    when its lease expires, on the real embedded bus."""
+    from backends.sqlite.adapters import EmbeddedStore
+    from teams.pipeline import DeliveryPolicy, PipelineRunner
+
+    class FlakyOnce(_Noted):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        async def handle(self, body: dict[str, object]) -> str:
+            self.calls += 1
+            if self.calls == 1:
+                raise asyncio.CancelledError
+            return await super().handle(body)
+
+    store = EmbeddedStore.open(tmp_path / "omega.db")
+    step = FlakyOnce()
+    runner = PipelineRunner(store, [step], DeliveryPolicy(idle_poll_s=0.05, visibility_s=0.5))
+    runner.start(1)
+    try:
+        await store.bus.publish("ticket.raw", "t0", {"tenant": "acme", "ticket_id": "t0"})
+        for _ in range(300):
+            if step.seen:
+                break
+            await asyncio.sleep(0.02)
+        assert step.seen == {"t0"} and step.calls == 2
+        assert "was cancelled from inside; its lease will expire" in caplog.text
+        assert runner.restarts == 0  # the worker itself was never affected
+    finally:
+        await runner.stop()
+        store.close()
