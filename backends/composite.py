@@ -52,7 +52,7 @@ from backends.records import (
     raw_message_body,
 )
 from connectors.contract import PayloadIdentity
-from federation.errors import Unavailable
+from federation.errors import Unavailable, cancelled_by_caller
 
 log = logging.getLogger(__name__)
 
@@ -277,12 +277,11 @@ class OutboxReconciler:
             self._task = asyncio.create_task(self._loop(), name="outbox-reconciler")
 
     async def _loop(self) -> None:
-        me = asyncio.current_task()
         while True:
             try:
                 await self.run_once()
             except asyncio.CancelledError:
-                if me is not None and me.cancelling():
+                if cancelled_by_caller():
                     raise  # stop()
                 # Raised from inside a client library, not by stop(): the reconciler must
                 # outlive it, or outbox entries would wait for a restart.

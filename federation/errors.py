@@ -7,7 +7,18 @@ and the HTTP gateway into 4xx/5xx answers. Tests assert codes, not prose.
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
+
+
+def cancelled_by_caller() -> bool:
+    """Whether a ``CancelledError`` caught in the running task is a real cancellation of that
+    task (``Task.cancel``: shutdown, a caller giving up), as opposed to one raised from inside a
+    library it awaited (aiohttp can, on a dropped connection): long-running loops re-raise the
+    first and log and survive the second."""
+    task = asyncio.current_task()
+    return task is None or task.cancelling() > 0
 
 
 class OmegaError(Exception):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from backends.records import Message, TicketEvent, TicketState
 from backends.sqlite.adapters import EmbeddedStore
+from federation.errors import cancelled_by_caller
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +99,11 @@ class PipelineRunner:
         escaped it, or a CancelledError raised from inside a library rather than by ``stop``)
         is logged and started again, so a fixed runner never silently runs short of workers.
         (Under a Capacity Manager the worker pool does the same on its next reconcile.)"""
-        me = asyncio.current_task()
         while not self._stop.is_set():
             try:
                 await self.work(self._stop)
             except asyncio.CancelledError:
-                if self._stop.is_set() or (me is not None and me.cancelling()):
+                if self._stop.is_set() or cancelled_by_caller():
                     raise
                 log.error("pipeline worker %d was cancelled from inside; starting it again", number)
             except Exception:
@@ -196,8 +196,7 @@ class PipelineRunner:
         try:
             await self._deliver(message)
         except asyncio.CancelledError:
-            me = asyncio.current_task()
-            if me is None or me.cancelling():
+            if cancelled_by_caller():
                 raise
             log.error(
                 "delivery of message %s (%s) was cancelled from inside; its lease will expire and"
