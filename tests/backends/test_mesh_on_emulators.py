@@ -123,8 +123,12 @@ async def pipeline_report(mesh: EmbeddedMesh, ticket_ids: list[str], states: lis
     assert isinstance(store, CompositeStore)
     lines = ["tickets did not all reach TRIAGED:"]
     for ticket_id, state in zip(ticket_ids, states, strict=True):
-        doc = await store.tickets.read_doc(mesh.settings.default_tenant, ticket_id) or {}
-        events = await store.timeline.events(mesh.settings.default_tenant, ticket_id)
+        try:
+            doc = await store.tickets.read_doc(mesh.settings.default_tenant, ticket_id) or {}
+            events = await store.timeline.events(mesh.settings.default_tenant, ticket_id)
+        except Exception as exc:  # noqa: BLE001 - a report must not hide the failure
+            lines.append(f"  {ticket_id} {ticket_pb2.TicketState.Name(state)}: unreadable ({exc})")
+            continue
         lines.append(
             f"  {ticket_id} {ticket_pb2.TicketState.Name(state)} applied_seq={doc.get('applied_seq')}"
             f" last_seq={doc.get('last_seq')} outbox={[(e['topic'], e['body'].get('seq')) for e in doc.get('outbox') or []]}"
