@@ -50,6 +50,17 @@ class RuleOfThumbTriager:
         }
 
 
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Wait (bounded) until ``predicate()`` holds; returns whether it did. Callers assert the
+    state itself afterwards, so a failure shows what was there instead of a bare False."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
 async def timeline_until(
     mesh: EmbeddedMesh, ticket_id: str, done: Callable[[list[Any]], bool], timeout_s: float = 10.0
 ) -> list[Any]:

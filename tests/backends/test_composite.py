@@ -27,6 +27,7 @@ from tests.backends.conftest import (
     redis_bus,
     require,
 )
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.timeout(60)
 RAW = "ticket.raw"
@@ -112,10 +113,7 @@ async def test_the_reconciler_outlives_a_cancelled_error_raised_from_inside_a_pa
     store.bus.inner = parts["bus"]
     store.reconciler.start()
     try:
-        for _ in range(200):
-            if store.reconciler.republished:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: store.reconciler.republished > 0, timeout_s=10.0)
         assert calls >= 2 and store.reconciler.republished == 1
         assert "cancelled from inside" in caplog.text
     finally:

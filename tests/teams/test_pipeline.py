@@ -13,7 +13,7 @@ from omega.tickets.v1 import ticket_pb2
 from mesh.app import EmbeddedMesh
 from mesh.demo import wait_settled
 from sdk.client import OmegaClient
-from tests.conftest import RuleOfThumbTriager, make_settings, timeline_until
+from tests.conftest import RuleOfThumbTriager, eventually, make_settings, timeline_until
 
 
 @pytest.fixture
@@ -187,24 +187,20 @@ async def test_a_worker_that_dies_is_started_again_and_its_work_still_gets_done(
     runner = PipelineRunner(store, [step], DeliveryPolicy(idle_poll_s=0.05, visibility_s=2.0))
     runner.start(1)  # one worker: without a restart nothing below would ever be handled
     try:
-        for _ in range(200):
-            if not faulty.faults and runner.restarts == 2:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: not faulty.faults and runner.restarts == 2)
         assert runner.restarts == 2
         for n in range(3):
             await store.bus.publish("ticket.raw", f"t{n}", {"tenant": "acme", "ticket_id": f"t{n}"})
-        for _ in range(200):
-            if len(step.seen) == 3:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: len(step.seen) == 3)
         assert step.seen == {"t0", "t1", "t2"}
         assert "pipeline worker 0 crashed; starting it again" in caplog.text
         assert "pipeline worker 0 was cancelled from inside" in caplog.text
     finally:
+        workers = list(runner._tasks)
         await runner.stop()
-        assert all(t.done() for t in runner._tasks) or not runner._tasks
         store.close()
+    # stop() ends the supervised workers: a real cancellation is not restarted.
+    assert workers and all(t.done() for t in workers)
 
 
 async def test_a_delivery_cancelled_from_inside_is_delivered_again_when_its_lease_expires(
@@ -233,10 +229,7 @@ async def test_a_delivery_cancelled_from_inside_is_delivered_again_when_its_leas
     runner.start(1)
     try:
         await store.bus.publish("ticket.raw", "t0", {"tenant": "acme", "ticket_id": "t0"})
-        for _ in range(300):
-            if step.seen:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(lambda: bool(step.seen), timeout_s=6.0)
         assert step.seen == {"t0"} and step.calls == 2
         assert "was cancelled from inside; its lease will expire" in caplog.text
         assert runner.restarts == 0  # the worker itself was never affected
