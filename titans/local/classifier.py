@@ -495,9 +495,13 @@ class TargetHead:
         coef = self.svm.coef_
         weights = coef[0] * (1 if col == 1 else -1) if coef.shape[0] == 1 else coef[col]
         row = x_row.tocsr()
-        cols = row.indices[row.indices < n_word]
+        row.sum_duplicates()  # one entry per column, so data lines up with indices
+        in_word = row.indices < n_word
+        cols = row.indices[in_word]
         if len(cols) == 0:
             return []
-        contrib = weights[cols] * row[0, cols].toarray().ravel()
+        # The row's stored values directly: fancy column indexing (row[0, cols]) cost ~1.5 ms
+        # a ticket, a sixth of the model's single-ticket time.
+        contrib = weights[cols] * row.data[in_word]
         order = np.argsort(-contrib)[:k]
         return [str(names[cols[i]]) for i in order if contrib[i] > 0]

@@ -14,6 +14,8 @@ from sklearn.svm import LinearSVC
 
 from titans.local.classifier import linear_decision, lr_proba
 
+from .conftest import synthetic_tickets
+
 
 @pytest.mark.parametrize("n_classes", [2, 5])
 @pytest.mark.parametrize("sparse", [False, True])
@@ -77,3 +79,36 @@ def test_featurizer_pickled_before_the_fast_path_still_transforms() -> None:
     old.__setstate__(state)
     restored = pickle.loads(pickle.dumps(old))
     assert restored.transform(["printer offline"]).nnz > 0
+
+
+def test_top_words_are_the_largest_coefficient_times_tfidf_word_columns() -> None:
+    """The explanation reads the row's stored values instead of indexing columns; it must name
+    the same words, in the same order, as the plain dense computation, for every class, on the
+    fast path's rows (a few texts) and on sklearn's (many)."""
+    from titans.local.classifier import ClassifierConfig
+    from titans.local.model import TriageModel
+
+    model = TriageModel.train(
+        "t1",
+        synthetic_tickets(160, seed=5),
+        embeddings=None,
+        config=ClassifierConfig(use_embeddings=False),
+    )
+    head = model.heads["category"]
+    names = model.featurizer.word_names()
+    n_word = model.featurizer.n_word_features
+    probes = ["printer toner jam and outlook inbox", "vpn wifi router down", "zzz", "laptop"]
+    checked = 0
+    for rows in (model.featurizer.transform(probes), model.featurizer.transform(probes * 20)):
+        for i in range(len(probes)):
+            dense = rows[i].toarray().ravel()[:n_word]
+            for c in range(len(head.classes)):
+                weights = head.svm.coef_[c][:n_word]
+                contrib = weights * dense
+                nonzero = np.flatnonzero(dense)
+                order = nonzero[np.argsort(-contrib[nonzero], kind="stable")][:5]
+                expected = [str(names[j]) for j in order if contrib[j] > 0]
+                got = head.top_words(rows[i], c, n_word, names)
+                assert got == expected
+                checked += bool(expected)
+    assert checked >= 10  # the probes do carry words the model weighs
