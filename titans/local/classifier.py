@@ -106,9 +106,9 @@ class TicketFeaturizer:
         self._word_names: np.ndarray | None = None
         self._fast: list[tuple[Any, dict[str, int], np.ndarray]] | None = None
 
-    def fit(self, texts: Sequence[str]) -> TicketFeaturizer:
-        """Learn the vocabularies and IDF weights (label-free)."""
-        min_df = self.config.min_df_large if len(texts) >= self.config.large_corpus else 1
+    def _new_vectorizers(self, n_texts: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        """Fresh, unfitted word and char vectorizers (min_df 2 from ``large_corpus`` texts on)."""
+        min_df = self.config.min_df_large if n_texts >= self.config.large_corpus else 1
         self.word = TfidfVectorizer(
             ngram_range=self.config.word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float32
         )
@@ -119,9 +119,20 @@ class TicketFeaturizer:
             min_df=min_df,
             dtype=np.float32,
         )
-        self.word.fit(texts)
-        self.char.fit(texts)
+        self._word_names, self._fast = None, None
+        return self.word, self.char
+
+    def fit(self, texts: Sequence[str]) -> TicketFeaturizer:
+        """Learn the vocabularies and IDF weights (label-free)."""
+        for vec in self._new_vectorizers(len(texts)):
+            vec.fit(texts)
         return self
+
+    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """``fit(texts).transform(texts)`` with one n-gram analysis of the texts instead of two
+        (the character n-grams are most of a fit's featurisation time)."""
+        word, char = self._new_vectorizers(len(texts))
+        return sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
 
     @property
     def n_word_features(self) -> int:

@@ -129,7 +129,7 @@ class TriageModel:
         model.target_precision = target_precision
         model.n_train = len(rows)
         texts = [r.text for r in rows]
-        x = model.featurizer.fit(texts).transform(texts)
+        x = model.featurizer.fit_transform(texts)
         if embeddings is not None and config.use_embeddings:
             model.index = NeighbourIndex(
                 vectors=np.asarray(embeddings, dtype=np.float16),

@@ -112,3 +112,25 @@ def test_top_words_are_the_largest_coefficient_times_tfidf_word_columns() -> Non
                 assert got == expected
                 checked += bool(expected)
     assert checked >= 10  # the probes do carry words the model weighs
+
+
+@pytest.mark.parametrize("large_corpus", [10_000, 50])  # min_df 1, and min_df 2 (rare n-grams cut)
+def test_fit_transform_is_fit_then_transform_in_one_pass(large_corpus: int) -> None:
+    """Training featurises its texts with ``fit_transform`` (one n-gram analysis instead of two);
+    the matrix and the learned vocabularies must be exactly what ``fit`` then ``transform`` give."""
+    from titans.local.classifier import ClassifierConfig, TicketFeaturizer
+
+    texts = [r.text for r in synthetic_tickets(120, seed=11)] + ["a one-off word: zebrafish"]
+    config = ClassifierConfig(large_corpus=large_corpus)
+    one = TicketFeaturizer(config)
+    x_one = one.fit_transform(texts)
+    two = TicketFeaturizer(config).fit(texts)
+    x_two = two.transform(texts)
+    assert one.word.vocabulary_ == two.word.vocabulary_
+    assert one.char.vocabulary_ == two.char.vocabulary_
+    assert ("zebrafish" in one.word.vocabulary_) == (large_corpus > len(texts))
+    assert x_one.shape == x_two.shape and x_one.dtype == x_two.dtype
+    assert (x_one != x_two).nnz == 0
+    # and the featurizer fitted this way serves a few texts on the fast path as before
+    few = one.transform(texts[:3]).toarray()
+    np.testing.assert_allclose(few, x_two[:3].toarray(), rtol=1e-6, atol=1e-7)
