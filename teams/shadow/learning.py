@@ -1,7 +1,8 @@
 """Labelled examples for the model trainer (``omega model train``), never trained in the server.
 
 Technicians' corrections and confirmed resolutions are stored in ``shadow_examples``; these
-functions read them back as training rows. Retraining is the CLI's job, out of process.
+functions read them back as training rows. Retraining is the CLI's job, out of process
+(``omega model train --tenant T``, ``teams.shadow.retrain``).
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ def read_examples(db_path: Path, tenant: str, *, after_id: int = 0) -> list[dict
     return [dict(r) for r in rows]
 
 
-def training_rows(db_path: Path, tenant: str) -> list[Any]:
-    """The examples as ``titans.local.model.LabelledTicket`` rows, latest label per ticket wins,
-    ready for ``LocalTriage.train(tenant, rows)``."""
+def rows_from_examples(examples: list[dict[str, Any]]) -> list[Any]:
+    """Examples (``read_examples`` / ``ShadowStore.examples`` rows) as ``LabelledTicket`` rows:
+    the latest labelled example per ticket wins (a technician's correction after a confirmation
+    replaces it), kinds that carry no labels are skipped."""
     from titans.local.model import LabelledTicket  # the local Titan; imported only when training
 
     latest: dict[str, dict[str, Any]] = {}
-    for ex in read_examples(db_path, tenant):
+    for ex in examples:
         if ex["kind"] in TRAINING_KINDS and ex["category"]:
             latest[ex["ticket_id"]] = ex
     return [
@@ -47,3 +49,9 @@ def training_rows(db_path: Path, tenant: str) -> list[Any]:
         )
         for ex in latest.values()
     ]
+
+
+def training_rows(db_path: Path, tenant: str) -> list[Any]:
+    """The examples as ``titans.local.model.LabelledTicket`` rows, latest label per ticket wins,
+    ready for ``LocalTriage.train(tenant, rows)``."""
+    return rows_from_examples(read_examples(db_path, tenant))

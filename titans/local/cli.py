@@ -17,18 +17,36 @@ from titans.local.history import read_labelled_csv
 from titans.local.language import LanguageDetector
 from titans.local.metrics import classification_report, label_indices
 from titans.local.model import LabelledTicket, TriageModel
-from titans.local.store import load_model_dir, save_model_dir
+from titans.local.store import ModelStore, check_tenant, load_model_dir, save_model_dir
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE = Path(".omega") / "embeddings"
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", type=Path, required=True, help="CSV file of labelled tickets")
-    p.add_argument("--text-col", action="append", required=True, help="text column (repeatable)")
-    p.add_argument("--label-col", required=True, help="category/label column")
+def _add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--data", type=Path, required=required, help="CSV file of labelled tickets")
+    p.add_argument(
+        "--text-col", action="append", required=required, help="text column (repeatable)"
+    )
+    p.add_argument("--label-col", required=required, help="category/label column")
     p.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="embedding cache folder")
+
+
+def _add_store_args(p: argparse.ArgumentParser, *, tenant_required: bool) -> None:
+    p.add_argument(
+        "--tenant",
+        required=tenant_required,
+        default=None if tenant_required else "default",
+        help="tenant the model belongs to",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the mesh's data folder (default: OMEGA_DATA_DIR or .omega); models live in"
+        " DATA_DIR/models/<tenant>",
+    )
 
 
 def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,10 +54,24 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     model = subparsers.add_parser("model", help="train, evaluate and report on triage models")
     sub = model.add_subparsers(dest="model_command", required=True)
 
-    train = sub.add_parser("train", help="train a model from a labelled CSV")
-    _add_data_args(train)
-    train.add_argument("--out", type=Path, required=True, help="folder to write the model into")
-    train.add_argument("--tenant", default="default", help="tenant the model belongs to")
+    train = sub.add_parser(
+        "train",
+        help="retrain a tenant's model from its technicians' labels (promoted only if better),"
+        " or train a model folder from a labelled CSV (--out)",
+        description="Without --out: retrain TENANT's model in the mesh's model store from the"
+        " tickets its technicians corrected, confirmed or resolved (plus --data, a history"
+        " export, if given), reusing the embeddings the pipeline stored; the new version becomes"
+        " current only if it beats the current one on the same held-out tickets. With --out:"
+        " train a stand-alone model folder from --data (for evaluation and benchmarks).",
+    )
+    _add_data_args(train, required=False)
+    train.add_argument("--out", type=Path, help="write a stand-alone model folder here")
+    _add_store_args(train, tenant_required=False)
+    train.add_argument(
+        "--id-col",
+        default="",
+        help="ticket id column of --data (an example with the same id replaces the row)",
+    )
     train.add_argument("--priority-col", default="", help="optional priority label column")
     train.add_argument("--queue-col", default="", help="optional queue/assignment group column")
     train.add_argument("--technician-col", default="", help="optional technician column")
@@ -60,6 +92,19 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     rep.add_argument("--out", type=Path, required=True, help="folder for report.md and plots")
     rep.add_argument("--latency-sample", type=int, default=50)
     rep.set_defaults(func=cmd_report)
+
+    versions = sub.add_parser("versions", help="a tenant's model versions and promotion log")
+    _add_store_args(versions, tenant_required=True)
+    versions.add_argument("--json", action="store_true", help="print one JSON object")
+    versions.set_defaults(func=cmd_versions)
+
+    promote = sub.add_parser(
+        "promote", help="make a stored version current (roll back or forward), logged"
+    )
+    _add_store_args(promote, tenant_required=True)
+    promote.add_argument("--version", required=True, help="a version from `model versions`")
+    promote.add_argument("--reason", default="", help="why (kept in the promotion log)")
+    promote.set_defaults(func=cmd_promote)
 
 
 def _load_embedder() -> object | None:
@@ -83,8 +128,23 @@ def embed_rows(rows: Sequence[LabelledTicket], cache_dir: Path, embedder: object
     return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train and save a model folder; prints a JSON summary."""
+def _data_dir(args: argparse.Namespace) -> Path:
+    if args.data_dir is not None:
+        return Path(args.data_dir)
+    from mesh.settings import OmegaSettings
+
+    return OmegaSettings().data_dir
+
+
+def _models(args: argparse.Namespace) -> ModelStore:
+    return ModelStore(_data_dir(args) / "models")
+
+
+def _history_rows(args: argparse.Namespace) -> list[LabelledTicket]:
+    if args.data is None:
+        return []
+    if not args.text_col or not args.label_col:
+        raise SystemExit("omega model train: --data needs --text-col and --label-col")
     extra = {
         t: c
         for t, c in (
@@ -94,13 +154,135 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         if c
     }
-    rows = read_labelled_csv(args.data, args.text_col, args.label_col, extra_labels=extra)
+    return read_labelled_csv(
+        args.data, args.text_col, args.label_col, extra_labels=extra, id_col=args.id_col
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Retrain a tenant's model in the store (no --out) or write a model folder (--out)."""
+    if args.out is None:
+        return cmd_retrain(args)
+    if args.data is None:
+        raise SystemExit(
+            "omega model train: --out needs --data (or leave out --out to retrain"
+            " the tenant's model from its technicians' labels)"
+        )
+    return cmd_train_folder(args)
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Retrain ``--tenant`` from the mesh's labelled tickets; prints one JSON object."""
+    from backends.factory import open_store
+    from mesh.settings import OmegaSettings
+    from teams.shadow.retrain import NothingToTrainError, retrain_tenant
+
+    check_tenant(args.tenant)
+    data_dir = _data_dir(args)
+    settings = OmegaSettings(data_dir=data_dir)
+    history = _history_rows(args)
+    embedder = None if args.no_embeddings else _load_embedder()
+    try:
+        report = retrain_tenant(
+            lambda: open_store(settings),
+            data_dir / "models",
+            args.tenant,
+            history=history,
+            embedder=embedder,
+            cache_dir=args.cache,
+            target_precision=args.target_precision,
+        )
+    except NothingToTrainError as exc:
+        print(f"omega model train: {exc}", file=sys.stderr)
+        return 2
+    out = report.as_dict()
+    print(json.dumps(out))
+    verdict = "promoted" if out["promoted"] else "kept the current model"
+    print(f"omega model train: {verdict}: {out['reason']}", file=sys.stderr)
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    """List the tenant's versions (newest first) with how each was made and the promotion log."""
+    store = _models(args)
+    current = store.current_version(args.tenant)
+    rows = []
+    for version in reversed(store.versions(args.tenant)):
+        meta = store.meta(args.tenant, version)
+        holdout = meta.get("holdout") or {}
+        heads = meta.get("heads")
+        category = heads.get("category") if isinstance(heads, dict) else None
+        category = category if isinstance(category, dict) else {}
+        rows.append(
+            {
+                "version": version,
+                "current": version == current,
+                "source": meta.get("source", "training"),
+                "n_train": meta.get("n_train"),
+                "oof_accuracy": category.get("oof_accuracy"),
+                "holdout_accuracy": holdout.get("accuracy") if isinstance(holdout, dict) else None,
+                "promoted": meta.get("promoted"),
+            }
+        )
+    promotions = store.promotions(args.tenant)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tenant": args.tenant,
+                    "current": current,
+                    "versions": rows,
+                    "promotions": promotions,
+                }
+            )
+        )
+        return 0
+    if not rows:
+        print(f"tenant {args.tenant} has no stored models")
+        return 0
+
+    def fmt(x: object) -> str:
+        return f"{x:.4f}" if isinstance(x, float) else ("-" if x is None else str(x))
+
+    print(f"{'':2}{'version':26}{'source':16}{'n_train':>8}{'oof acc':>9}{'hold-out':>10}")
+    for r in rows:
+        mark = "* " if r["current"] else "  "
+        print(
+            f"{mark}{r['version']:26}{r['source']!s:16}{fmt(r['n_train']):>8}"
+            f"{fmt(r['oof_accuracy']):>9}{fmt(r['holdout_accuracy']):>10}"
+        )
+    for p in promotions[-5:]:
+        print(
+            f"{p.get('at')}  {p.get('previous')} -> {p.get('version')}  by {p.get('by')}: "
+            f"{p.get('reason')}"
+        )
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Point the tenant's ``current`` at a stored version (a roll-back is a promotion too)."""
+    store = _models(args)
+    try:
+        store.load(args.tenant, args.version)  # refuses another tenant's or a damaged model
+    except (FileNotFoundError, PermissionError, TypeError) as exc:
+        print(f"omega model promote: {exc}", file=sys.stderr)
+        return 2
+    store.promote(
+        args.tenant, args.version, reason=args.reason or "by hand", by="omega model promote"
+    )
+    print(json.dumps({"tenant": args.tenant, "current": args.version}))
+    return 0
+
+
+def cmd_train_folder(args: argparse.Namespace) -> int:
+    """Train and save a model folder; prints a JSON summary."""
+    rows = _history_rows(args)
     embedder = None if args.no_embeddings else _load_embedder()
     t0 = time.perf_counter()
     emb = embed_rows(rows, args.cache, embedder) if embedder is not None else None
     embed_s = time.perf_counter() - t0
     model = TriageModel.train(
-        args.tenant,
+        check_tenant(args.tenant),
         rows,
         embeddings=emb,
         embedding_model_id=getattr(embedder, "model_id", ""),

@@ -193,7 +193,7 @@ class LocalTriage:
         model = self._fit(tenant, rows)
         model.version = self._store.new_version(tenant)
         self._store.save(model, {"source": "demo-history"})
-        self._store.promote(tenant, model.version)
+        self._store.promote(tenant, model.version, reason="first model: the demo history", by="omega")
         logger.info(
             "trained default demo model %s in %.2fs", model.version, time.perf_counter() - start
         )
@@ -308,8 +308,12 @@ class LocalTriage:
         y = label_indices([r.category for r in rows], head.classes)
         return classification_report(proba["category"], y, model.target_precision)
 
-    def train(self, tenant: str, rows: Sequence[LabelledTicket]) -> TrainResult:
+    def train(
+        self, tenant: str, rows: Sequence[LabelledTicket], *, by: str = "training"
+    ) -> TrainResult:
         """Train a candidate; promote it only if it beats the current model on the same hold-out.
+
+        ``by`` names who asked (recorded in the promotion log with the reason).
 
         The hold-out is a stable ~20 % of tickets (by ticket id hash) that no stored model is
         trained on, so every comparison uses tickets both models have never seen.
@@ -352,7 +356,7 @@ class LocalTriage:
                 candidate, {"holdout": cand_score, "incumbent": inc_score, "promoted": promote}
             )
             if promote:
-                self._store.promote(tenant, candidate.version)
+                self._store.promote(tenant, candidate.version, reason=reason, by=by)
                 self._models[tenant] = candidate
                 current_version = candidate.version
         logger.info("training for tenant done: promoted=%s (%s)", promote, reason)

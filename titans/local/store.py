@@ -24,6 +24,7 @@ _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 CURRENT = "current"
+PROMOTIONS = "promotions.jsonl"
 
 
 class TenantMismatchError(PermissionError):
@@ -105,15 +106,41 @@ class ModelStore:
         save_model_dir(model, folder, extra)
         return folder
 
-    def promote(self, tenant: str, version: str) -> None:
-        """Point ``current`` at ``version``."""
+    def promote(self, tenant: str, version: str, *, reason: str = "", by: str = "") -> None:
+        """Point ``current`` at ``version`` and append the change to the tenant's promotion log
+        (``promotions.jsonl``: when, from which version, to which, why and by whom)."""
         folder = self.tenant_dir(tenant)
         if not (folder / version / MODEL_FILE).is_file():
             raise ModelNotFoundError(f"no version {version} for this tenant")
+        previous = self.current_version(tenant)
         tmp = folder / f".{CURRENT}.tmp"
         tmp.write_text(version, encoding="utf-8")
         os.replace(tmp, folder / CURRENT)
-        logger.info("promoted model version %s", version)
+        entry = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "version": version,
+            "previous": previous,
+            "reason": reason,
+            "by": by,
+        }
+        with (folder / PROMOTIONS).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+        logger.info("promoted model version %s (was %s): %s", version, previous, reason)
+
+    def promotions(self, tenant: str) -> list[dict[str, object]]:
+        """The tenant's promotion log, oldest first (unreadable lines are skipped)."""
+        path = self.tenant_dir(tenant) / PROMOTIONS
+        if not path.is_file():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                out.append(entry)
+        return out
 
     def meta(self, tenant: str, version: str) -> dict[str, object]:
         """The version's ``meta.json`` (summary and how it was made); {} when unreadable."""

@@ -1,0 +1,213 @@
+"""Retrain a tenant's model from what its technicians decided: ``omega model train --tenant T``.
+
+The labels are the technicians' final fields: corrections, confirmed triages and resolutions,
+and rejections that carried labels (``teams.shadow.learning``), optionally on top of a PSA
+history export (a CSV). The features are the ones the pipeline stored when each ticket entered
+it: the MiniLM vector is read back from the feature store (keyed by ticket, text digest and
+embedder), so retraining does not embed those tickets again; only tickets without a stored
+vector (CSV rows, or text that changed since) are embedded, through the on-disk cache.
+
+The candidate goes through ``LocalTriage.train``: it is stored as a new version and becomes
+current only if it beats the current model on the same held-out tickets. The running mesh reads
+the tenant's ``current`` pointer on every ticket, so a promoted model serves the next ticket
+without a restart, and every triage result names the version that produced it.
+
+Runs out of process, against the same data folder (or Cosmos DB) as the mesh; the server itself
+never trains on a tenant's tickets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teams.normalize import text_digest
+from teams.shadow.learning import rows_from_examples
+from teams.shadow.store import ShadowStore
+from titans.local.model import MIN_LABELLED, LabelledTicket
+
+log = logging.getLogger(__name__)
+
+_PAGE = 10_000  # examples read per query
+_CONCURRENT_READS = 32  # feature-store reads in flight (Cosmos point reads; SQLite is local)
+
+
+class NothingToTrainError(ValueError):
+    """Too few labelled tickets (or categories) to train a model for the tenant."""
+
+
+@dataclass(frozen=True)
+class RetrainReport:
+    """What a store retrain used and decided (``result`` is ``LocalTriage.train``'s outcome)."""
+
+    result: Any  # titans.local.service.TrainResult
+    examples: int  # labelled tickets from the technicians (latest label per ticket)
+    history_rows: int  # rows from the history file that no example replaced
+    stored_embeddings: int  # vectors read back from the feature store
+    computed_embeddings: int  # vectors embedded now (through the on-disk cache)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self.result),
+            "examples": self.examples,
+            "history_rows": self.history_rows,
+            "stored_embeddings": self.stored_embeddings,
+            "computed_embeddings": self.computed_embeddings,
+        }
+
+
+async def labelled_examples(store: Any, tenant: str) -> list[LabelledTicket]:
+    """Every labelled example of ``tenant`` in the shadow team's tables, as training rows."""
+    shadow = ShadowStore(store.db)
+    examples: list[dict[str, Any]] = []
+    after = 0
+    while True:
+        page = await shadow.examples(tenant, after_id=after, limit=_PAGE)
+        examples.extend(page)
+        if len(page) < _PAGE:
+            break
+        after = int(page[-1]["id"])
+    return rows_from_examples(examples)
+
+
+def feature_digest(row: LabelledTicket) -> str:
+    """The digest the triage step stores a ticket's vector under (see teams/triage/step.py)."""
+    return text_digest({"title": row.text, "description": ""})
+
+
+async def stored_vectors(
+    features: Any, tenant: str, rows: Sequence[LabelledTicket], model_id: str, dim: int
+) -> list[np.ndarray | None]:
+    """Each row's vector from the feature store, or None (no ticket id, not stored, the text
+    changed since it was embedded, another embedder, or a malformed entry)."""
+    sem = asyncio.Semaphore(_CONCURRENT_READS)
+
+    async def one(row: LabelledTicket) -> np.ndarray | None:
+        if not row.ticket_id:
+            return None
+        async with sem:
+            blob = await features.get(tenant, row.ticket_id, feature_digest(row), model_id)
+        if blob is None or len(blob) != dim * 4:
+            return None
+        vector = np.frombuffer(blob, dtype=np.float32)
+        return vector if np.all(np.isfinite(vector)) else None
+
+    return list(await asyncio.gather(*(one(r) for r in rows)))
+
+
+def merge_rows(
+    history: Sequence[LabelledTicket], examples: Sequence[LabelledTicket]
+) -> tuple[list[LabelledTicket], int]:
+    """History rows first, then the examples; an example replaces a history row with the same
+    ticket id (the technician's label is the newer truth). Returns (rows, history rows kept)."""
+    replaced = {r.ticket_id for r in examples if r.ticket_id}
+    kept = [r for r in history if not (r.ticket_id and r.ticket_id in replaced)]
+    return [*kept, *examples], len(kept)
+
+
+async def gather_training_rows(
+    store: Any,
+    tenant: str,
+    history: Sequence[LabelledTicket],
+    embedder: Any | None,
+    cache_dir: Path | None,
+) -> tuple[list[LabelledTicket], int, int, int, int]:
+    """The rows to train on with their vectors. Returns (rows, examples, history rows kept,
+    vectors read from the store, vectors computed now)."""
+    examples = await labelled_examples(store, tenant)
+    rows, kept = merge_rows(history, examples)
+    categories = {r.category for r in rows}
+    if len(rows) < MIN_LABELLED or len(categories) < 2:
+        raise NothingToTrainError(
+            f"tenant {tenant!r} has {len(rows)} labelled ticket(s) in {len(categories)}"
+            f" categor{'y' if len(categories) == 1 else 'ies'}; a model needs at least"
+            f" {MIN_LABELLED} in 2 or more (technicians' corrections, confirmed triages and"
+            " resolutions count; add a history export with --data)"
+        )
+    if embedder is None:
+        return rows, len(examples), kept, 0, 0
+    vectors = await stored_vectors(store.features, tenant, rows, embedder.model_id, embedder.dim)
+    missing = [i for i, v in enumerate(vectors) if v is None]
+    if missing:
+        texts = [rows[i].text for i in missing]
+        if cache_dir is not None:
+            from titans.local.embedding import EmbeddingCache
+
+            cache = EmbeddingCache(cache_dir, embedder.model_id)
+            fresh = np.vstack(
+                [cache.embed(embedder, texts[i : i + 2000]) for i in range(0, len(texts), 2000)]
+            )
+        else:
+            fresh = embedder.embed(texts)
+        for i, vector in zip(missing, fresh, strict=True):
+            vectors[i] = vector
+    rows = [dataclasses.replace(r, embedding=v) for r, v in zip(rows, vectors, strict=True)]
+    return rows, len(examples), kept, len(rows) - len(missing), len(missing)
+
+
+async def _collect(
+    open_store: Callable[[], Any],
+    tenant: str,
+    history: Sequence[LabelledTicket],
+    embedder: Any | None,
+    cache_dir: Path | None,
+) -> tuple[list[LabelledTicket], int, int, int, int]:
+    store = open_store()  # inside the loop: the Cosmos and Blob clients bind to it
+    try:
+        return await gather_training_rows(store, tenant, history, embedder, cache_dir)
+    finally:
+        aclose = getattr(store, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        else:
+            store.close()
+
+
+def retrain_tenant(
+    open_store: Callable[[], Any],
+    models_dir: Path,
+    tenant: str,
+    *,
+    history: Sequence[LabelledTicket] = (),
+    embedder: Any | None = None,
+    cache_dir: Path | None = None,
+    target_precision: float = 0.95,
+) -> RetrainReport:
+    """Train a candidate for ``tenant`` from its labelled tickets (plus ``history``) and promote
+    it only if it beats the current model on the same held-out tickets.
+
+    ``open_store`` opens the mesh's store (``backends.factory.open_store``): its shadow tables
+    hold the labels, its feature store the vectors; it is closed before training starts.
+    ``embedder=None`` trains sparse models only.
+    """
+    from titans.local.classifier import ClassifierConfig
+    from titans.local.service import LocalTriage
+
+    rows, n_examples, kept, stored, computed = asyncio.run(
+        _collect(open_store, tenant, history, embedder, cache_dir)
+    )
+    log.info(
+        "retraining tenant %s on %d tickets (%d labelled by technicians, %d from history);"
+        " vectors: %d stored, %d computed",
+        tenant,
+        len(rows),
+        n_examples,
+        kept,
+        stored,
+        computed,
+    )
+    triage = LocalTriage(
+        models_dir,
+        embedder=embedder,
+        target_precision=target_precision,
+        config=ClassifierConfig(use_embeddings=embedder is not None),
+    )
+    result = triage.train(tenant, rows, by="omega model train")
+    return RetrainReport(result, n_examples, kept, stored, computed)
