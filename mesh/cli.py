@@ -28,6 +28,7 @@ async def _up(args: argparse.Namespace) -> int:
     from mesh.app import EmbeddedMesh
     from mesh.demo import run_demo, show_shadow_flow
     from mesh.heap import settle_heap
+    from federation.errors import FailedPrecondition
     from mesh.http import AddressInUse
 
     settings = _settings()
@@ -37,7 +38,7 @@ async def _up(args: argparse.Namespace) -> int:
     mesh = EmbeddedMesh(settings)
     try:
         await mesh.start()
-    except AddressInUse as exc:
+    except (AddressInUse, FailedPrecondition) as exc:  # a port or the data folder is taken
         await mesh.stop(grace_s=0)
         print(f"omega up: {exc}", file=sys.stderr, flush=True)
         return 2
