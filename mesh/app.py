@@ -55,6 +55,22 @@ DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 
 
 
+def local_titan(settings: OmegaSettings, tenants: TenantDirectory, embedder: Any) -> Any:
+    """The local Titan (the default triager) as every deployable runs it: the data folder's
+    model store, the demo history for a tenant's first model, and each tenant's priority rules
+    and precision target from the tenants file."""
+    from teams.triage.config import TriagePolicies
+    from titans.local.service import LocalTriage
+
+    return LocalTriage(
+        settings.data_dir / "models",
+        embedder=embedder,
+        demo_history=DEMO_HISTORY,
+        tenant_rules=TriagePolicies.load(settings.tenants_path).priority_rules(),
+        target_precisions=tenants.target_precisions(),
+    )
+
+
 def default_components(settings: OmegaSettings) -> list[Component]:
     """The capabilities the embedded mesh runs besides ingest, tickets and the pipeline."""
     from context.component import ContextComponent  # memory: similar tickets, Learn step
@@ -229,8 +245,6 @@ class EmbeddedMesh:
         assert self.store is not None and self.tenants is not None
         triager, embedder = self._triager, self._embedder
         if triager is None:
-            from titans.local.service import LocalTriage  # the local Titan (default)
-
             if embedder is None:
                 from titans.local.embedding import MiniLMEmbedder
 
@@ -241,9 +255,7 @@ class EmbeddedMesh:
                         threads=self.settings.embedding_threads,
                     )
                 )
-            triager = LocalTriage(
-                self.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY
-            )
+            triager = local_titan(self.settings, self.tenants, embedder)
         assert self.ctx is not None
         self.ctx.services["triage"] = triager
         self.ctx.services["embedder"] = embedder

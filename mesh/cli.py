@@ -24,11 +24,11 @@ def _settings() -> OmegaSettings:
 
 # ---- omega up --------------------------------------------------------------------------------
 async def _up(args: argparse.Namespace) -> int:
+    from federation.errors import FailedPrecondition
     from mesh import logs
     from mesh.app import EmbeddedMesh
     from mesh.demo import run_demo, show_shadow_flow
     from mesh.heap import settle_heap
-    from federation.errors import FailedPrecondition
     from mesh.http import AddressInUse
 
     settings = _settings()

@@ -134,16 +134,15 @@ class TriageTeamComponent(_NoSteps):
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="triage")
 
     async def start(self, ctx: MeshContext) -> None:
-        from mesh.app import DEMO_HISTORY
+        from mesh.app import local_titan
         from teams.triage.component import TriageServiceComponent
         from teams.triage.step import TOPIC_TRIAGED, TriageStep
         from titans.local.embedding import MiniLMEmbedder
-        from titans.local.service import LocalTriage
 
         embedder = (
             await asyncio.to_thread(MiniLMEmbedder.load) if self._fs.triage_embeddings else None
         )
-        triager = LocalTriage(ctx.settings.data_dir / "models", embedder=embedder, demo_history=DEMO_HISTORY)
+        triager = local_titan(ctx.settings, ctx.tenants, embedder)
         await asyncio.to_thread(triager.model, ctx.settings.default_tenant)
         ctx.services["triage"], ctx.services["embedder"] = triager, embedder
         step = TriageStep(ctx.store, triager, embedder=embedder, executor=self._executor)

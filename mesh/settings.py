@@ -39,8 +39,9 @@ class TenantConfig(BaseModel):
     datto_rmm_webhook_token: SecretStr | None = None
     # Per-source picklists: {"autotask": {"priority": {"1": "High"}, "status": {...}}}
     picklists: dict[str, dict[str, dict[str, str]]] = Field(default_factory=dict)
-    # Triage: the precision the abstention threshold must hold (default 95 %).
-    target_precision: float = 0.95
+    # Triage: the precision the abstention threshold must hold (default 95 %); used whenever a
+    # model is trained for the tenant (the first, demo-history model and `omega model train`).
+    target_precision: float = Field(default=0.95, gt=0.5, lt=1.0)
 
 
 class TenantDirectory:
@@ -58,6 +59,10 @@ class TenantDirectory:
 
     def names(self) -> list[str]:
         return sorted(self._tenants)
+
+    def target_precisions(self) -> dict[str, float]:
+        """Tenant -> the precision its models' abstention threshold holds."""
+        return {name: t.target_precision for name, t in self._tenants.items()}
 
     @classmethod
     def load(cls, path: Path, default_tenant: str) -> TenantDirectory:

@@ -22,6 +22,7 @@ from titans.local.store import ModelStore, check_tenant, load_model_dir, save_mo
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE = Path(".omega") / "embeddings"
+DEFAULT_TARGET_PRECISION = 0.95
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -76,7 +77,13 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     train.add_argument("--queue-col", default="", help="optional queue/assignment group column")
     train.add_argument("--technician-col", default="", help="optional technician column")
     train.add_argument("--no-embeddings", action="store_true", help="sparse n-gram models only")
-    train.add_argument("--target-precision", type=float, default=0.95)
+    train.add_argument(
+        "--target-precision",
+        type=float,
+        default=None,
+        help="precision the abstention threshold holds (default: the tenant's"
+        " target_precision in the tenants file, else 0.95)",
+    )
     train.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("eval", help="evaluate a trained model on a labelled CSV")
@@ -180,6 +187,13 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     check_tenant(args.tenant)
     data_dir = _data_dir(args)
     settings = OmegaSettings(data_dir=data_dir)
+    target = args.target_precision
+    if target is None:  # the tenant's own, from the tenants file (0.95 when not set)
+        target = (
+            settings.tenant_directory()
+            .target_precisions()
+            .get(args.tenant, DEFAULT_TARGET_PRECISION)
+        )
     history = _history_rows(args)
     embedder = None if args.no_embeddings else _load_embedder()
     try:
@@ -190,7 +204,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             history=history,
             embedder=embedder,
             cache_dir=args.cache,
-            target_precision=args.target_precision,
+            target_precision=target,
         )
     except NothingToTrainError as exc:
         print(f"omega model train: {exc}", file=sys.stderr)
@@ -264,7 +278,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     store = _models(args)
     try:
         store.load(args.tenant, args.version)  # refuses another tenant's or a damaged model
-    except (FileNotFoundError, PermissionError, TypeError) as exc:
+    except (FileNotFoundError, PermissionError, TypeError, ValueError) as exc:
         print(f"omega model promote: {exc}", file=sys.stderr)
         return 2
     store.promote(
@@ -287,7 +301,7 @@ def cmd_train_folder(args: argparse.Namespace) -> int:
         embeddings=emb,
         embedding_model_id=getattr(embedder, "model_id", ""),
         config=ClassifierConfig(use_embeddings=emb is not None),
-        target_precision=args.target_precision,
+        target_precision=args.target_precision or DEFAULT_TARGET_PRECISION,
     )
     model.version = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     save_model_dir(model, args.out, {"embed_seconds": round(embed_s, 3)})

@@ -159,3 +159,41 @@ class PriorityRules:
                 level = name
                 break
         return RuleScore(level, total, reasons)
+
+
+def tailored(
+    base: PriorityRuleConfig,
+    *,
+    cues: dict[str, tuple[tuple[str, ...] | None, tuple[str, ...], float | None, bool]]
+    | None = None,
+    severity: dict[str, float] | None = None,
+    levels: dict[str, float] | None = None,
+) -> PriorityRuleConfig:
+    """``base`` with a tenant's changes: per cue group (phrases that replace the group's, phrases
+    added to it, a new weight, enabled), severity weights merged over the base's, and levels
+    (name -> cut-off) that replace the base's. A new group needs phrases and a weight; the
+    lowest cut-off must be 0 so that every ticket gets a level."""
+    merged = dict(base.cues)
+    for name, (phrases, add, weight, enabled) in (cues or {}).items():
+        if not enabled:
+            merged.pop(name, None)
+            continue
+        old_phrases, old_weight = merged.get(name, (None, None))
+        new_phrases = phrases if phrases is not None else old_phrases
+        new_weight = weight if weight is not None else old_weight
+        if new_phrases is None or new_weight is None:
+            raise ValueError(f"new cue group {name!r} needs phrases and a weight")
+        words = tuple(dict.fromkeys(p.strip().lower() for p in (*new_phrases, *add) if p.strip()))
+        if not words:
+            raise ValueError(f"cue group {name!r} has no phrases (use enabled = false to drop it)")
+        merged[name] = (words, float(new_weight))
+    sev = {**base.severity, **{k.strip().lower(): float(v) for k, v in (severity or {}).items()}}
+    new_levels = base.levels
+    if levels is not None:
+        if not levels:
+            raise ValueError("levels must name at least one level")
+        ordered = tuple(sorted(((k, float(v)) for k, v in levels.items()), key=lambda kv: -kv[1]))
+        if ordered[-1][1] != 0.0:
+            raise ValueError("the lowest level's cut-off must be 0, so every ticket gets a level")
+        new_levels = ordered
+    return PriorityRuleConfig(cues=merged, severity=sev, levels=new_levels)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,12 +108,20 @@ class LocalTriage:
         target_precision: float = 0.95,
         rules: PriorityRuleConfig | None = None,
         config: ClassifierConfig | None = None,
+        tenant_rules: Mapping[str, PriorityRuleConfig] | None = None,
+        target_precisions: Mapping[str, float] | None = None,
     ) -> None:
+        """``rules``: the priority rules of every tenant without its own in ``tenant_rules``
+        (the tenants file's ``[triage.<tenant>.priority]``, teams/triage/config.py).
+        ``target_precision``: the precision a model's threshold holds, for every tenant without
+        its own in ``target_precisions`` (``[tenants.<tenant>] target_precision``)."""
         self._store = ModelStore(Path(models_dir))
         self._embedder = embedder
         self._demo_history = demo_history
         self._target_precision = target_precision
+        self._target_precisions = dict(target_precisions or {})
         self._rules = PriorityRules(rules)
+        self._tenant_rules = {t: PriorityRules(c) for t, c in (tenant_rules or {}).items()}
         self._config = config or ClassifierConfig()
         self._detector = LanguageDetector()
         self._lock = threading.Lock()
@@ -223,7 +231,7 @@ class LocalTriage:
             if self._embedder and emb is not None
             else "",
             config=self._config,
-            target_precision=self._target_precision,
+            target_precision=self._target_precisions.get(tenant, self._target_precision),
             detector=self._detector,
         )
 
@@ -283,7 +291,7 @@ class LocalTriage:
                 priority = Prediction(source_priority.strip(), 1.0, [], "source", False)
                 reasons.append("priority from the source system")
             else:
-                scored = self._rules.score(text, alert_severity)
+                scored = self._tenant_rules.get(tenant, self._rules).score(text, alert_severity)
                 priority = Prediction(scored.level, 0.0, [], "rules", False)
                 reasons.append(f"priority by rules (score {scored.score:g}, not learned)")
                 reasons.extend(scored.reasons)

@@ -21,6 +21,7 @@ from titans.local.model import TriageModel
 logger = logging.getLogger(__name__)
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODEL_FILE = "model.joblib"
 META_FILE = "meta.json"
 CURRENT = "current"
@@ -33,6 +34,13 @@ class TenantMismatchError(PermissionError):
 
 class ModelNotFoundError(FileNotFoundError):
     """The tenant has no (promoted) model."""
+
+
+def check_version(version: str) -> str:
+    """Validate a version id for use as a folder name (no separators, no ``..``)."""
+    if not _VERSION.match(version) or ".." in version:
+        raise ValueError(f"invalid model version: {version!r}")
+    return version
 
 
 def check_tenant(tenant: str) -> str:
@@ -79,8 +87,10 @@ class ModelStore:
         return self.root / check_tenant(tenant)
 
     def new_version(self, tenant: str) -> str:
-        """A time-sortable version id, unique across tenants (random suffix)."""
-        base = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        """A time-sortable version id, unique across tenants (random suffix). Milliseconds keep
+        versions made within one second in order (and sort after older ids without them)."""
+        now = time.time()
+        base = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}"
         existing = set(self.versions(tenant))
         while True:
             version = f"{base}-{secrets.token_hex(3)}"
@@ -110,7 +120,7 @@ class ModelStore:
         """Point ``current`` at ``version`` and append the change to the tenant's promotion log
         (``promotions.jsonl``: when, from which version, to which, why and by whom)."""
         folder = self.tenant_dir(tenant)
-        if not (folder / version / MODEL_FILE).is_file():
+        if not (folder / check_version(version) / MODEL_FILE).is_file():
             raise ModelNotFoundError(f"no version {version} for this tenant")
         previous = self.current_version(tenant)
         tmp = folder / f".{CURRENT}.tmp"
@@ -156,7 +166,7 @@ class ModelStore:
         version = version or self.current_version(tenant)
         if version is None:
             raise ModelNotFoundError("tenant has no current model")
-        model = load_model_dir(self.tenant_dir(tenant) / version, tenant=tenant)
+        model = load_model_dir(self.tenant_dir(tenant) / check_version(version), tenant=tenant)
         if model.version != version:
             raise TenantMismatchError(
                 f"model file claims version {model.version!r}, expected {version!r}"

@@ -293,11 +293,14 @@ def test_cli_retrains_lists_versions_and_rolls_back(
     data = tmp_path / "data"
     data.mkdir()
     _fill(data / "omega.db", "acme", synthetic_tickets(300, seed=31), store_vectors=False)
+    # The tenant's own precision target, from the tenants file `omega up` reads.
+    (data / "tenants.toml").write_text("[tenants.acme]\ntarget_precision = 0.9\n", encoding="utf-8")
     base = ["--tenant", "acme", "--data-dir", str(data), "--no-embeddings"]
 
     assert _run(["model", "train", *base]) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["promoted"] and first["examples"] == 300 and first["computed_embeddings"] == 0
+    assert ModelStore(data / "models").meta("acme", first["version"])["target_precision"] == 0.9
 
     # A history export with more tickets: trained on, compared on the same hold-out.
     csv_path = tmp_path / "history.csv"
@@ -382,4 +385,9 @@ def test_cli_retrains_lists_versions_and_rolls_back(
         == 2
     )
     assert "'globex' has 0 labelled ticket(s)" in capsys.readouterr().err
+    assert (
+        _run(["model", "promote", "--tenant", "acme", "--data-dir", str(data), "--version", "../x"])
+        == 2
+    )
+    assert "invalid model version: '../x'" in capsys.readouterr().err
     assert store.current_version("acme") == other and store.versions("globex") == []
