@@ -24,6 +24,44 @@ def _azure_credential(backends: BackendSettings) -> Any:
     return DefaultAzureCredential()
 
 
+def open_model_store(settings: OmegaSettings, backends: BackendSettings | None = None) -> Any:
+    """Where tenants' triage models live (``OMEGA_MODELS``): ``DATA_DIR/models`` (embedded) or
+    the Blob container every triage pod and ``omega model train`` share (production)."""
+    from titans.local.store import ModelStore
+
+    backends = backends if backends is not None else BackendSettings()
+    root = settings.data_dir / "models"
+    if backends.models == "local":
+        return ModelStore(root)
+    from backends.azure_blob.model_store import BlobModelStore
+
+    if not (backends.blob_connection_string or backends.blob_account_url):
+        raise FailedPrecondition(
+            "OMEGA_MODELS=blob needs OMEGA_BLOB_ACCOUNT_URL (or OMEGA_BLOB_CONNECTION_STRING)",
+            reason="BAD_SETTINGS",
+        )
+    credential = None
+    if backends.blob_connection_string is None:
+        from azure.identity import DefaultAzureCredential  # sync: models load in threads
+
+        credential = DefaultAzureCredential()
+    store = BlobModelStore.connect(
+        container=backends.blob_models_container,
+        root=root,
+        connection_string=(
+            backends.blob_connection_string.get_secret_value()
+            if backends.blob_connection_string is not None
+            else None
+        ),
+        account_url=backends.blob_account_url,
+        credential=credential,
+        pointer_ttl_s=backends.models_pointer_ttl_s,
+    )
+    if backends.blob_create_containers:
+        store.ensure_container()
+    return store
+
+
 def open_bus(backends: BackendSettings) -> Any:
     """The bus adapter named by ``OMEGA_BUS`` (not SQLite: that one shares the embedded DB)."""
     if backends.bus == "redis":

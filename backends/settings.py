@@ -28,6 +28,9 @@ class BackendSettings(BaseSettings):
     bus: Literal["sqlite", "redis", "servicebus"] = "sqlite"
     documents: Literal["sqlite", "cosmos"] = "sqlite"
     blobs: Literal["local", "azure"] = "local"
+    # Tenants' triage model versions: the data folder (embedded) or a Blob container that every
+    # triage pod and `omega model train` share (production).
+    models: Literal["local", "blob"] = "local"
     cache: Literal["memory", "redis"] = "memory"
     # Azure authentication: workload identity / managed identity (DefaultAzureCredential) in
     # production; keys and connection strings only for emulators.
@@ -63,6 +66,10 @@ class BackendSettings(BaseSettings):
     blob_raw_container: str = "raw"
     blob_audit_container: str = "audit"
     blob_create_containers: bool = False
+    # models=blob: the container of model versions, and how often a pod re-reads a tenant's
+    # `current` pointer (a promotion reaches every pod within this time).
+    blob_models_container: str = "models"
+    models_pointer_ttl_s: float = 10.0
 
     # Composite store: how often the outbox reconciler re-publishes tickets whose publish
     # did not complete, and how old such a ticket must be before it counts as stuck.

@@ -57,13 +57,15 @@ DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 
 def local_titan(settings: OmegaSettings, tenants: TenantDirectory, embedder: Any) -> Any:
     """The local Titan (the default triager) as every deployable runs it: the data folder's
-    model store, the demo history for a tenant's first model, and each tenant's priority rules
+    model store (``OMEGA_MODELS``), the demo history for a tenant's first model, and each tenant's priority rules
     and precision target from the tenants file."""
+    from backends.factory import open_model_store
     from teams.triage.config import TriagePolicies
     from titans.local.service import LocalTriage
 
     return LocalTriage(
         settings.data_dir / "models",
+        store=open_model_store(settings),
         embedder=embedder,
         demo_history=DEMO_HISTORY,
         tenant_rules=TriagePolicies.load(settings.tenants_path).priority_rules(),

@@ -32,6 +32,7 @@ from teams.normalize import text_digest
 from teams.shadow.learning import rows_from_examples
 from teams.shadow.store import ShadowStore
 from titans.local.model import MIN_LABELLED, LabelledTicket
+from titans.local.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ async def _collect(
 
 def retrain_tenant(
     open_store: Callable[[], Any],
-    models_dir: Path,
+    models: Path | ModelStore,
     tenant: str,
     *,
     history: Sequence[LabelledTicket] = (),
@@ -185,6 +186,7 @@ def retrain_tenant(
 
     ``open_store`` opens the mesh's store (``backends.factory.open_store``): its shadow tables
     hold the labels, its feature store the vectors; it is closed before training starts.
+    ``models``: the tenant model store (``backends.factory.open_model_store``) or a folder.
     ``embedder=None`` trains sparse models only.
     """
     from titans.local.classifier import ClassifierConfig
@@ -203,8 +205,10 @@ def retrain_tenant(
         stored,
         computed,
     )
+    store = models if isinstance(models, ModelStore) else ModelStore(models)
     triage = LocalTriage(
-        models_dir,
+        store.root,
+        store=store,
         embedder=embedder,
         target_precision=target_precision,
         config=ClassifierConfig(use_embeddings=embedder is not None),

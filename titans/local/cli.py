@@ -144,7 +144,12 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _models(args: argparse.Namespace) -> ModelStore:
-    return ModelStore(_data_dir(args) / "models")
+    """The mesh's model store: ``DATA_DIR/models``, or Blob Storage with ``OMEGA_MODELS=blob``."""
+    from backends.factory import open_model_store
+    from mesh.settings import OmegaSettings
+
+    store: ModelStore = open_model_store(OmegaSettings(data_dir=_data_dir(args)))
+    return store
 
 
 def _history_rows(args: argparse.Namespace) -> list[LabelledTicket]:
@@ -199,7 +204,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     try:
         report = retrain_tenant(
             lambda: open_store(settings),
-            data_dir / "models",
+            _models(args),
             args.tenant,
             history=history,
             embedder=embedder,

@@ -110,12 +110,15 @@ class LocalTriage:
         config: ClassifierConfig | None = None,
         tenant_rules: Mapping[str, PriorityRuleConfig] | None = None,
         target_precisions: Mapping[str, float] | None = None,
+        store: ModelStore | None = None,
     ) -> None:
         """``rules``: the priority rules of every tenant without its own in ``tenant_rules``
         (the tenants file's ``[triage.<tenant>.priority]``, teams/triage/config.py).
         ``target_precision``: the precision a model's threshold holds, for every tenant without
-        its own in ``target_precisions`` (``[tenants.<tenant>] target_precision``)."""
-        self._store = ModelStore(Path(models_dir))
+        its own in ``target_precisions`` (``[tenants.<tenant>] target_precision``).
+        ``store``: where versions live (default: the folder ``models_dir``; production passes
+        the Blob store every pod shares, ``backends.factory.open_model_store``)."""
+        self._store = store if store is not None else ModelStore(Path(models_dir))
         self._embedder = embedder
         self._demo_history = demo_history
         self._target_precision = target_precision

@@ -77,6 +77,31 @@ def load_model_dir(folder: Path, tenant: str | None = None) -> TriageModel:
     return model
 
 
+def promotion_line(version: str, previous: str | None, reason: str, by: str) -> str:
+    """One line of a tenant's promotion log (JSON, newline-terminated)."""
+    entry = {
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "version": version,
+        "previous": previous,
+        "reason": reason,
+        "by": by,
+    }
+    return json.dumps(entry, sort_keys=True) + "\n"
+
+
+def parse_promotions(text: str) -> list[dict[str, object]]:
+    """A promotion log's entries, oldest first (unreadable lines are skipped)."""
+    out = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
+
+
 class ModelStore:
     """Per-tenant model versions with an atomically replaced ``current`` pointer."""
 
@@ -126,35 +151,18 @@ class ModelStore:
         tmp = folder / f".{CURRENT}.tmp"
         tmp.write_text(version, encoding="utf-8")
         os.replace(tmp, folder / CURRENT)
-        entry = {
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "version": version,
-            "previous": previous,
-            "reason": reason,
-            "by": by,
-        }
         with (folder / PROMOTIONS).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            fh.write(promotion_line(version, previous, reason, by))
         logger.info("promoted model version %s (was %s): %s", version, previous, reason)
 
     def promotions(self, tenant: str) -> list[dict[str, object]]:
         """The tenant's promotion log, oldest first (unreadable lines are skipped)."""
         path = self.tenant_dir(tenant) / PROMOTIONS
-        if not path.is_file():
-            return []
-        out = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                out.append(entry)
-        return out
+        return parse_promotions(path.read_text(encoding="utf-8")) if path.is_file() else []
 
     def meta(self, tenant: str, version: str) -> dict[str, object]:
         """The version's ``meta.json`` (summary and how it was made); {} when unreadable."""
-        path = self.tenant_dir(tenant) / version / META_FILE
+        path = self.tenant_dir(tenant) / check_version(version) / META_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -166,9 +174,13 @@ class ModelStore:
         version = version or self.current_version(tenant)
         if version is None:
             raise ModelNotFoundError("tenant has no current model")
-        model = load_model_dir(self.tenant_dir(tenant) / check_version(version), tenant=tenant)
+        model = self._read_model(tenant, check_version(version))
         if model.version != version:
             raise TenantMismatchError(
                 f"model file claims version {model.version!r}, expected {version!r}"
             )
         return model
+
+    def _read_model(self, tenant: str, version: str) -> TriageModel:
+        """The stored model file of ``version`` (refused if it was trained for another tenant)."""
+        return load_model_dir(self.tenant_dir(tenant) / version, tenant=tenant)

@@ -1,5 +1,5 @@
-// Blob Storage: raw payloads (kept forever, replayable), attachments, audit exports, and the
-// audit log in a container with a time-based immutability policy (WORM; protected append writes
+// Blob Storage: raw payloads (kept forever, replayable), attachments, audit exports, tenants' triage
+// model versions (`models`, docs/triage-model.md), and the audit log in a container with a time-based immutability policy (WORM; protected append writes
 // allowed so the log can grow). The policy is deployed unlocked; lock it once verified
 // (docs/deploy.md): a locked policy can no longer be shortened or removed.
 param name string
@@ -36,7 +36,7 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
 }
 
 resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
-  for container in ['raw', 'attachments', 'audit-exports', 'audit']: {
+  for container in ['raw', 'attachments', 'audit-exports', 'audit', 'models']: {
     parent: blobs
     name: container
     properties: { publicAccess: 'None' }
