@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from teams.normalize import text_digest
-from teams.shadow.learning import rows_from_examples
+from teams.shadow.learning import TRAINING_KINDS, rows_from_examples
 from teams.shadow.store import ShadowStore
 from titans.local.model import MIN_LABELLED, LabelledTicket
 from titans.local.store import ModelStore
@@ -46,26 +46,36 @@ class NothingToTrainError(ValueError):
 
 @dataclass(frozen=True)
 class RetrainReport:
-    """What a store retrain used and decided (``result`` is ``LocalTriage.train``'s outcome)."""
+    """What a store retrain used and decided (``result`` is ``LocalTriage.train``'s outcome,
+    None when the retrain was ``skipped``)."""
 
-    result: Any  # titans.local.service.TrainResult
+    result: Any  # titans.local.service.TrainResult | None
     examples: int  # labelled tickets from the technicians (latest label per ticket)
     history_rows: int  # rows from the history file that no example replaced
     stored_embeddings: int  # vectors read back from the feature store
     computed_embeddings: int  # vectors embedded now (through the on-disk cache)
+    new_examples: int = 0  # labelled examples since the last training
+    skipped: str = ""  # why nothing was trained (``min_new`` not reached)
 
     def as_dict(self) -> dict[str, Any]:
+        base = (
+            dataclasses.asdict(self.result)
+            if self.result is not None
+            else {"promoted": False, "reason": self.skipped}
+        )
         return {
-            **dataclasses.asdict(self.result),
+            **base,
             "examples": self.examples,
             "history_rows": self.history_rows,
             "stored_embeddings": self.stored_embeddings,
             "computed_embeddings": self.computed_embeddings,
+            "new_examples": self.new_examples,
+            "skipped": bool(self.skipped),
         }
 
 
-async def labelled_examples(store: Any, tenant: str) -> list[LabelledTicket]:
-    """Every labelled example of ``tenant`` in the shadow team's tables, as training rows."""
+async def labelled_examples(store: Any, tenant: str) -> list[dict[str, Any]]:
+    """Every example of ``tenant`` in the shadow team's tables, oldest first (with their ids)."""
     shadow = ShadowStore(store.db)
     examples: list[dict[str, Any]] = []
     after = 0
@@ -75,7 +85,7 @@ async def labelled_examples(store: Any, tenant: str) -> list[LabelledTicket]:
         if len(page) < _PAGE:
             break
         after = int(page[-1]["id"])
-    return rows_from_examples(examples)
+    return examples
 
 
 def feature_digest(row: LabelledTicket) -> str:
@@ -113,16 +123,38 @@ def merge_rows(
     return [*kept, *examples], len(kept)
 
 
+@dataclass
+class Gathered:
+    """The rows to train on (with their vectors) and where they came from."""
+
+    rows: list[LabelledTicket]
+    examples: int  # labelled tickets from the technicians (latest label per ticket)
+    history_rows: int  # history rows no example replaced
+    examples_through: int  # the highest example id read (recorded with the candidate)
+    new_examples: int  # labelled examples recorded after the last training's
+    stored: int = 0  # vectors read back from the feature store
+    computed: int = 0  # vectors embedded now
+
+
 async def gather_training_rows(
     store: Any,
     tenant: str,
     history: Sequence[LabelledTicket],
     embedder: Any | None,
     cache_dir: Path | None,
-) -> tuple[list[LabelledTicket], int, int, int, int]:
-    """The rows to train on with their vectors. Returns (rows, examples, history rows kept,
-    vectors read from the store, vectors computed now)."""
-    examples = await labelled_examples(store, tenant)
+    *,
+    since: int = 0,
+    min_new: int = 0,
+) -> Gathered:
+    """The rows to train on with their vectors; with ``min_new``, stop before embedding when
+    fewer labelled examples than that arrived after example id ``since`` (``rows`` empty)."""
+    raw = await labelled_examples(store, tenant)
+    labelled = [e for e in raw if e["kind"] in TRAINING_KINDS and e["category"]]
+    through = max((int(e["id"]) for e in raw), default=since)
+    new = sum(1 for e in labelled if int(e["id"]) > since)
+    examples = rows_from_examples(raw)
+    if min_new and new < min_new:
+        return Gathered([], len(examples), 0, through, new)
     rows, kept = merge_rows(history, examples)
     categories = {r.category for r in rows}
     if len(rows) < MIN_LABELLED or len(categories) < 2:
@@ -132,8 +164,9 @@ async def gather_training_rows(
             f" {MIN_LABELLED} in 2 or more (technicians' corrections, confirmed triages and"
             " resolutions count; add a history export with --data)"
         )
+    out = Gathered(rows, len(examples), kept, through, new)
     if embedder is None:
-        return rows, len(examples), kept, 0, 0
+        return out
     vectors = await stored_vectors(store.features, tenant, rows, embedder.model_id, embedder.dim)
     missing = [i for i, v in enumerate(vectors) if v is None]
     if missing:
@@ -149,8 +182,9 @@ async def gather_training_rows(
             fresh = embedder.embed(texts)
         for i, vector in zip(missing, fresh, strict=True):
             vectors[i] = vector
-    rows = [dataclasses.replace(r, embedding=v) for r, v in zip(rows, vectors, strict=True)]
-    return rows, len(examples), kept, len(rows) - len(missing), len(missing)
+    out.rows = [dataclasses.replace(r, embedding=v) for r, v in zip(rows, vectors, strict=True)]
+    out.stored, out.computed = len(rows) - len(missing), len(missing)
+    return out
 
 
 async def _collect(
@@ -159,16 +193,29 @@ async def _collect(
     history: Sequence[LabelledTicket],
     embedder: Any | None,
     cache_dir: Path | None,
-) -> tuple[list[LabelledTicket], int, int, int, int]:
+    since: int,
+    min_new: int,
+) -> Gathered:
     store = open_store()  # inside the loop: the Cosmos and Blob clients bind to it
     try:
-        return await gather_training_rows(store, tenant, history, embedder, cache_dir)
+        return await gather_training_rows(
+            store, tenant, history, embedder, cache_dir, since=since, min_new=min_new
+        )
     finally:
         aclose = getattr(store, "aclose", None)
         if aclose is not None:
             await aclose()
         else:
             store.close()
+
+
+def last_examples_through(models: ModelStore, tenant: str) -> int:
+    """The highest example id the tenant's newest stored version was trained on (0: none)."""
+    for version in reversed(models.versions(tenant)):
+        through = models.meta(tenant, version).get("examples_through")
+        if isinstance(through, int):
+            return through
+    return 0
 
 
 def retrain_tenant(
@@ -180,6 +227,7 @@ def retrain_tenant(
     embedder: Any | None = None,
     cache_dir: Path | None = None,
     target_precision: float = 0.95,
+    min_new: int = 0,
 ) -> RetrainReport:
     """Train a candidate for ``tenant`` from its labelled tickets (plus ``history``) and promote
     it only if it beats the current model on the same held-out tickets.
@@ -187,25 +235,35 @@ def retrain_tenant(
     ``open_store`` opens the mesh's store (``backends.factory.open_store``): its shadow tables
     hold the labels, its feature store the vectors; it is closed before training starts.
     ``models``: the tenant model store (``backends.factory.open_model_store``) or a folder.
-    ``embedder=None`` trains sparse models only.
+    ``embedder=None`` trains sparse models only. ``min_new``: train only when at least this
+    many labelled examples arrived since the last training (for a schedule); otherwise the
+    report says ``skipped`` and nothing is trained or stored.
     """
     from titans.local.classifier import ClassifierConfig
     from titans.local.service import LocalTriage
 
-    rows, n_examples, kept, stored, computed = asyncio.run(
-        _collect(open_store, tenant, history, embedder, cache_dir)
-    )
+    store = models if isinstance(models, ModelStore) else ModelStore(models)
+    since = last_examples_through(store, tenant) if min_new else 0
+    got = asyncio.run(_collect(open_store, tenant, history, embedder, cache_dir, since, min_new))
+    if not got.rows:
+        reason = (
+            f"{got.new_examples} new labelled ticket(s) since the last training"
+            f" (at least {min_new} wanted)"
+        )
+        log.info("retraining tenant %s skipped: %s", tenant, reason)
+        return RetrainReport(
+            None, got.examples, 0, 0, 0, new_examples=got.new_examples, skipped=reason
+        )
     log.info(
         "retraining tenant %s on %d tickets (%d labelled by technicians, %d from history);"
         " vectors: %d stored, %d computed",
         tenant,
-        len(rows),
-        n_examples,
-        kept,
-        stored,
-        computed,
+        len(got.rows),
+        got.examples,
+        got.history_rows,
+        got.stored,
+        got.computed,
     )
-    store = models if isinstance(models, ModelStore) else ModelStore(models)
     triage = LocalTriage(
         store.root,
         store=store,
@@ -213,5 +271,17 @@ def retrain_tenant(
         target_precision=target_precision,
         config=ClassifierConfig(use_embeddings=embedder is not None),
     )
-    result = triage.train(tenant, rows, by="omega model train")
-    return RetrainReport(result, n_examples, kept, stored, computed)
+    result = triage.train(
+        tenant,
+        got.rows,
+        by="omega model train",
+        extra_meta={"examples_through": got.examples_through},
+    )
+    return RetrainReport(
+        result,
+        got.examples,
+        got.history_rows,
+        got.stored,
+        got.computed,
+        new_examples=got.new_examples,
+    )

@@ -69,6 +69,13 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     train.add_argument("--out", type=Path, help="write a stand-alone model folder here")
     _add_store_args(train, tenant_required=False)
     train.add_argument(
+        "--min-new",
+        type=int,
+        default=0,
+        help="without --out: train only if at least this many labelled tickets arrived since"
+        " the last training (for a schedule; otherwise print skipped and exit 0)",
+    )
+    train.add_argument(
         "--id-col",
         default="",
         help="ticket id column of --data (an example with the same id replaces the row)",
@@ -210,13 +217,18 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             embedder=embedder,
             cache_dir=args.cache,
             target_precision=target,
+            min_new=args.min_new,
         )
     except NothingToTrainError as exc:
         print(f"omega model train: {exc}", file=sys.stderr)
         return 2
     out = report.as_dict()
     print(json.dumps(out))
-    verdict = "promoted" if out["promoted"] else "kept the current model"
+    verdict = (
+        "skipped"
+        if out["skipped"]
+        else ("promoted" if out["promoted"] else "kept the current model")
+    )
     print(f"omega model train: {verdict}: {out['reason']}", file=sys.stderr)
     return 0
 

@@ -320,11 +320,17 @@ class LocalTriage:
         return classification_report(proba["category"], y, model.target_precision)
 
     def train(
-        self, tenant: str, rows: Sequence[LabelledTicket], *, by: str = "training"
+        self,
+        tenant: str,
+        rows: Sequence[LabelledTicket],
+        *,
+        by: str = "training",
+        extra_meta: dict[str, object] | None = None,
     ) -> TrainResult:
         """Train a candidate; promote it only if it beats the current model on the same hold-out.
 
-        ``by`` names who asked (recorded in the promotion log with the reason).
+        ``by`` names who asked (recorded in the promotion log with the reason); ``extra_meta``
+        is stored in the candidate's ``meta.json``.
 
         The hold-out is a stable ~20 % of tickets (by ticket id hash) that no stored model is
         trained on, so every comparison uses tickets both models have never seen.
@@ -364,7 +370,13 @@ class LocalTriage:
                         f"{inc_score['accuracy']:.4f}"
                     )
             self._store.save(
-                candidate, {"holdout": cand_score, "incumbent": inc_score, "promoted": promote}
+                candidate,
+                {
+                    **(extra_meta or {}),
+                    "holdout": cand_score,
+                    "incumbent": inc_score,
+                    "promoted": promote,
+                },
             )
             if promote:
                 self._store.promote(tenant, candidate.version, reason=reason, by=by)

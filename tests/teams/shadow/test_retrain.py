@@ -213,6 +213,38 @@ def test_only_tickets_without_a_stored_vector_are_embedded(tmp_path: Path) -> No
     assert changed.description + " monitor flicker" in " ".join(embedder.embedded)
 
 
+def test_a_scheduled_retrain_waits_for_enough_new_labels(tmp_path: Path) -> None:
+    """`--min-new N` (for cron): train only when N labelled tickets arrived since the last
+    training; otherwise nothing is embedded, trained or stored."""
+    db, models = tmp_path / "omega.db", tmp_path / "models"
+    rows = synthetic_tickets(360, seed=51, embed=True)
+    _fill(db, "acme", rows[:300], store_vectors=True)
+    embedder = HashingEmbedder()
+
+    def retrain() -> Any:
+        return retrain_tenant(
+            lambda: EmbeddedStore.open(db), models, "acme", embedder=embedder, min_new=50
+        )
+
+    first = retrain()
+    assert first.result is not None and first.result.promoted and first.new_examples == 300
+    store = ModelStore(models)
+    assert store.meta("acme", first.result.version)["examples_through"] == 300
+
+    idle = retrain()
+    assert idle.result is None and idle.new_examples == 0
+    assert idle.skipped == "0 new labelled ticket(s) since the last training (at least 50 wanted)"
+    assert idle.as_dict()["skipped"] is True and store.versions("acme") == [first.result.version]
+
+    _fill(db, "acme", rows[300:330], store_vectors=True, kind="correction")
+    assert retrain().new_examples == 30 and store.versions("acme") == [first.result.version]
+    _fill(db, "acme", rows[330:], store_vectors=True, kind="correction")
+    later = retrain()
+    assert later.result is not None and later.new_examples == 60
+    assert store.meta("acme", later.result.version)["examples_through"] == 360
+    assert embedder.embedded == []  # every vector came from the feature store
+
+
 def test_a_tenant_without_labels_is_refused_clearly(tmp_path: Path) -> None:
     db = tmp_path / "omega.db"
     _fill(db, "acme", synthetic_tickets(20, seed=3, embed=True), store_vectors=True)
@@ -301,6 +333,9 @@ def test_cli_retrains_lists_versions_and_rolls_back(
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["promoted"] and first["examples"] == 300 and first["computed_embeddings"] == 0
     assert ModelStore(data / "models").meta("acme", first["version"])["target_precision"] == 0.9
+    assert _run(["model", "train", *base, "--min-new", "10"]) == 0  # nothing new since
+    idle = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert idle["skipped"] and not idle["promoted"] and idle["new_examples"] == 0
 
     # A history export with more tickets: trained on, compared on the same hold-out.
     csv_path = tmp_path / "history.csv"
