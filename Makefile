@@ -25,9 +25,10 @@ install: $(STAMP) $(NODE_STAMP)
 run: install
 	$(BIN)/omega up --demo
 
-## test: start the local servers the tests need, lint the contracts, run the whole suite
+## test: start the local servers the tests need, lint the code and the contracts, run the whole suite
 test: install
 	bash .ci/services.sh
+	$(BIN)/ruff check .
 	$(BIN)/python -m protos.check
 	./node_modules/.bin/buf lint protos
 	$(BIN)/python -m pytest -q
