@@ -32,6 +32,7 @@ from backends.azure_blob.blobs import BlobStore, new_raw
 from backends.cosmos.documents import (
     CosmosDeadLetterStore,
     CosmosDocuments,
+    CosmosExampleStore,
     CosmosFeatureStore,
     CosmosTicketRepository,
     CosmosTimeline,
@@ -328,6 +329,7 @@ class CompositeStore:
         self.journal = CompositeIngestJournal(docs, blobs, self.tickets, self.dead_letters, self.bus)
         self.timeline = CosmosTimeline(docs)
         self.features = CosmosFeatureStore(docs)
+        self.examples = CosmosExampleStore(docs)  # the shadow team's labelled examples
         self.db = local_db
         self.reconciler = OutboxReconciler(
             self.tickets, interval_s=outbox_interval_s, grace_s=outbox_grace_s

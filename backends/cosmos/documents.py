@@ -11,7 +11,8 @@ features. Every container is partitioned by ``/tenant``.
 - Versions container: the idempotency key ``(tenant, source, external id, version)`` is the
   document id of a ``type: version`` record; ``type: key`` records map (source, external id) to
   the ticket id. Both are created with create-if-absent (409 = exists), never read-then-write.
-- Events container: timeline events (``type: event``) and dead letters (``type: dead_letter``).
+- Events container: timeline events (``type: event``), dead letters (``type: dead_letter``) and
+  the shadow team's labelled examples for retraining (``type: example``).
 
 Transient failures (connection errors, 5xx, 429/408) become ``Unavailable`` (gRPC UNAVAILABLE).
 """
@@ -483,6 +484,63 @@ class CosmosTimeline:
             )
             for d in docs
         ]
+
+
+class CosmosExampleStore:
+    """The technicians' labelled examples (``teams.shadow``) as ``type: example`` documents in
+    the events container, so that what retraining learns from outlives any pod.
+
+    Same calls and row shape as ``ShadowStore.add_example`` / ``examples``; a row's ``id`` is its
+    ``recorded_ns`` (an increasing cursor across the tenant's examples, as SQLite's row id is).
+    Examples are written once and never changed.
+    """
+
+    def __init__(self, docs: CosmosDocuments) -> None:
+        self._c = docs.events
+
+    async def add_example(
+        self,
+        tenant: str,
+        ticket_id: str,
+        kind: str,
+        title: str,
+        description: str,
+        labels: dict[str, str] | Any,
+        predicted: dict[str, Any] | Any,
+        model_version: str,
+    ) -> None:
+        doc = {
+            "id": new_id("ex"),
+            "tenant": tenant,
+            "type": "example",
+            "recorded_ns": time.time_ns(),
+            "ticket_id": ticket_id,
+            "kind": kind,
+            "title": title,
+            "description": description,
+            "category": labels.get("category", ""),
+            "priority": labels.get("priority", ""),
+            "queue": labels.get("queue", ""),
+            "technician": labels.get("technician", ""),
+            "predicted": dict(predicted),
+            "model_version": model_version,
+            "created_at": time.time(),
+        }
+        async with unavailable_on_failure("examples"):
+            await self._c.create_item(doc)
+
+    async def examples(
+        self, tenant: str, *, after_id: int = 0, limit: int = 100_000
+    ) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT * FROM c WHERE c.tenant=@t AND c.type='example' AND c.recorded_ns > @after"
+            " ORDER BY c.recorded_ns ASC, c.id ASC"
+        )
+        async with unavailable_on_failure("examples"):
+            docs = await _query(self._c, sql, {"@t": tenant, "@after": int(after_id)})
+        keys = ("tenant", "ticket_id", "kind", "title", "description", "category", "priority",
+                "queue", "technician", "predicted", "model_version", "created_at")
+        return [{"id": int(d["recorded_ns"]), **{k: d.get(k, "") for k in keys}} for d in docs[:limit]]
 
 
 class CosmosFeatureStore:

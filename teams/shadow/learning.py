@@ -15,6 +15,18 @@ from typing import Any
 TRAINING_KINDS = ("correction", "confirmed_resolution", "confirmed_triage", "rejected_proposal")
 
 
+def example_store(store: Any) -> Any:
+    """Where the tenant's labelled examples live: the store's own ``examples`` port when it has
+    one (Cosmos DB in production, durable across pods), else the shadow team's tables in the
+    store's SQLite database (``ShadowStore``: the embedded mesh)."""
+    examples = getattr(store, "examples", None)
+    if examples is not None:
+        return examples
+    from teams.shadow.store import ShadowStore
+
+    return ShadowStore(store.db)
+
+
 def read_examples(db_path: Path, tenant: str, *, after_id: int = 0) -> list[dict[str, Any]]:
     """Every labelled example of ``tenant`` in the store at ``db_path`` (read-only), oldest first."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

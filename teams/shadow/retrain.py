@@ -29,8 +29,7 @@ from typing import Any
 import numpy as np
 
 from teams.normalize import text_digest
-from teams.shadow.learning import TRAINING_KINDS, rows_from_examples
-from teams.shadow.store import ShadowStore
+from teams.shadow.learning import TRAINING_KINDS, example_store, rows_from_examples
 from titans.local.model import MIN_LABELLED, LabelledTicket
 from titans.local.store import ModelStore
 
@@ -75,8 +74,8 @@ class RetrainReport:
 
 
 async def labelled_examples(store: Any, tenant: str) -> list[dict[str, Any]]:
-    """Every example of ``tenant`` in the shadow team's tables, oldest first (with their ids)."""
-    shadow = ShadowStore(store.db)
+    """Every example of ``tenant`` (``example_store``), oldest first, with their ids."""
+    shadow = example_store(store)
     examples: list[dict[str, Any]] = []
     after = 0
     while True:

@@ -24,6 +24,7 @@ from mesh.settings import TenantDirectory
 from teams.shadow import drafting
 from teams.shadow.config import ShadowPolicies, ShadowPolicy
 from teams.shadow.executor import RecordingExecutor, RunbookExecutor
+from teams.shadow.learning import example_store
 from teams.shadow.runbooks import RunbookCatalogue, RunbookMatch
 from teams.shadow.store import Proposal, ProposalKind, ProposalState, ShadowStore
 from teams.shadow.writeback import TicketChange, TicketWriteBack, WriteResult, make_writeback
@@ -77,6 +78,7 @@ class ShadowService:
     ) -> None:
         self.store = store
         self.shadow = ShadowStore(store.db)
+        self.examples = example_store(store)  # Cosmos in production: retraining outlives pods
         self.tenants = tenants
         self.policies = policies
         self.executor: RunbookExecutor = executor or RecordingExecutor()
@@ -486,7 +488,7 @@ class ShadowService:
         pred: dict[str, Any] = dict(predicted) if predicted is not None else {n: _label(triage, n) for n in ("category", "priority", "queue")}
         if extra:
             pred["_context"] = dict(extra)
-        await self.shadow.add_example(record.tenant, record.id, kind, str(record.fields.get("title", "")),
+        await self.examples.add_example(record.tenant, record.id, kind, str(record.fields.get("title", "")),
                                       str(record.fields.get("description", "")), labels, pred,
                                       str(triage.get("model_version", "")))
 

@@ -20,8 +20,8 @@ from backends.cosmos.documents import CosmosDocuments
 from backends.factory import open_store
 from backends.settings import BackendSettings
 from backends.sqlite.adapters import EmbeddedStore
+from teams.shadow.learning import example_store
 from teams.shadow.retrain import NothingToTrainError, feature_digest, retrain_tenant
-from teams.shadow.store import ShadowStore
 from tests.backends.conftest import (
     COSMOS,
     COSMOS_ENDPOINT,
@@ -78,7 +78,7 @@ def _fill(
         try:
             if hasattr(store, "docs"):
                 await store.docs.ensure_containers()
-            shadow = ShadowStore(store.db)
+            shadow = example_store(store)  # Cosmos for the composite store, else SQLite
             for r in rows:
                 labels = {"category": r.category, "priority": r.priority}
                 await shadow.add_example(
@@ -258,9 +258,9 @@ def test_a_tenant_without_labels_is_refused_clearly(tmp_path: Path) -> None:
 
 
 def test_retrain_reads_labels_and_vectors_from_the_cloud_store(tmp_path: Path) -> None:
-    """The same retrain over the production store (`OMEGA_DOCUMENTS=cosmos`): vectors from the
-    Cosmos feature container (the @vercel/cosmosdb-server emulator), labels from the shadow
-    team's local tables, the bus on a real Redis."""
+    """The same retrain over the production store (`OMEGA_DOCUMENTS=cosmos`): labels and vectors
+    from Cosmos DB (the @vercel/cosmosdb-server emulator: examples and features beside the
+    tickets, so they outlive any pod), the bus on a real Redis."""
     for addr, what in ((REDIS, "redis"), (COSMOS, "cosmosdb-server")):
         require(addr, what)
     backends = BackendSettings(
