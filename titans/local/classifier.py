@@ -25,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
+from titans.local.textprep import title_of
+
 logger = logging.getLogger(__name__)
 
 _LOG_FLOOR = np.log(1e-6)
@@ -37,6 +39,9 @@ class ClassifierConfig:
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (2, 5)
+    # A third block: word n-grams of the title alone (the PSA's short description), so the
+    # linear models can weigh title words apart from the body (docs/triage-model.md, session 7).
+    title_features: bool = True
     min_df_large: int = 2
     large_corpus: int = 2000
     svm_c: float = 0.3
@@ -97,17 +102,21 @@ class NeighbourIndex:
 
 
 class TicketFeaturizer:
-    """TF-IDF word (1-2) + char_wb (2-5) n-grams; keeps the word vocabulary for explanations."""
+    """TF-IDF word (1-2) + char_wb (2-5) n-grams of the whole text, and word n-grams of the title
+    when tickets have one (``textprep.title_of``); keeps the word vocabulary for explanations.
+    Column blocks: word, char, then title (absent when the training texts had no titles)."""
 
     def __init__(self, config: ClassifierConfig) -> None:
         self.config = config
         self.word: TfidfVectorizer | None = None
         self.char: TfidfVectorizer | None = None
+        self.title: TfidfVectorizer | None = None
         self._word_names: np.ndarray | None = None
         self._fast: list[tuple[Any, dict[str, int], np.ndarray]] | None = None
 
     def _new_vectorizers(self, n_texts: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
-        """Fresh, unfitted word and char vectorizers (min_df 2 from ``large_corpus`` texts on)."""
+        """Fresh, unfitted word and char vectorizers (min_df 2 from ``large_corpus`` texts on);
+        the title vectorizer is made by ``_fit_title``."""
         min_df = self.config.min_df_large if n_texts >= self.config.large_corpus else 1
         self.word = TfidfVectorizer(
             ngram_range=self.config.word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float32
@@ -119,20 +128,42 @@ class TicketFeaturizer:
             min_df=min_df,
             dtype=np.float32,
         )
-        self._word_names, self._fast = None, None
+        self.title, self._word_names, self._fast = None, None, None
         return self.word, self.char
+
+    def _fit_title(self, texts: Sequence[str]) -> sp.csr_matrix | None:
+        """Fit the title block when enabled and the texts have titles; its matrix, or None."""
+        self.title = None
+        titles = [title_of(t) for t in texts]
+        if not getattr(self.config, "title_features", False) or not any(titles):
+            return None
+        min_df = self.config.min_df_large if len(texts) >= self.config.large_corpus else 1
+        vec = TfidfVectorizer(
+            ngram_range=self.config.word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float32
+        )
+        try:
+            x = vec.fit_transform(titles)
+        except ValueError:  # no title n-gram survives min_df: nothing to add
+            return None
+        self.title = vec
+        return x
 
     def fit(self, texts: Sequence[str]) -> TicketFeaturizer:
         """Learn the vocabularies and IDF weights (label-free)."""
         for vec in self._new_vectorizers(len(texts)):
             vec.fit(texts)
+        self._fit_title(texts)
         return self
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """``fit(texts).transform(texts)`` with one n-gram analysis of the texts instead of two
         (the character n-grams are most of a fit's featurisation time)."""
         word, char = self._new_vectorizers(len(texts))
-        return sp.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
+        blocks = [word.fit_transform(texts), char.fit_transform(texts)]
+        title = self._fit_title(texts)
+        if title is not None:
+            blocks.append(title)
+        return sp.hstack(blocks, format="csr")
 
     @property
     def n_word_features(self) -> int:
@@ -140,29 +171,37 @@ class TicketFeaturizer:
         return len(self.word.vocabulary_)
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Sparse features, word block first then char block."""
+        """Sparse features: the word block first, then the char block, then the title block."""
         assert self.word is not None and self.char is not None
         if len(texts) <= _FAST_TRANSFORM_MAX:
             return self._transform_few(texts)
-        return sp.hstack([self.word.transform(texts), self.char.transform(texts)], format="csr")
+        blocks = [self.word.transform(texts), self.char.transform(texts)]
+        if self.title is not None:
+            blocks.append(self.title.transform([title_of(t) for t in texts]))
+        return sp.hstack(blocks, format="csr")
+
+    def _blocks(self) -> list[TfidfVectorizer]:
+        assert self.word is not None and self.char is not None
+        return [self.word, self.char] + ([self.title] if self.title is not None else [])
 
     def _transform_few(self, texts: Sequence[str]) -> sp.csr_matrix:
         """What ``transform`` computes (sublinear tf x idf, L2-normalised per block), for a few
         texts: sklearn's per-call validation and sparse-matrix plumbing were most of a single
         ticket's featurisation time. Same float32 arithmetic (tests compare the two)."""
-        assert self.word is not None and self.char is not None
+        blocks = self._blocks()
         if self._fast is None:
             self._fast = [
                 (vec.build_analyzer(), vec.vocabulary_, np.asarray(vec.idf_, dtype=np.float32))
-                for vec in (self.word, self.char)
+                for vec in blocks
             ]
-        n_word = len(self.word.vocabulary_)
+        offsets = np.cumsum([0] + [len(vec.vocabulary_) for vec in blocks]).tolist()
         indptr, indices, data = [0], [], []
         for text in texts:
-            offset = 0
-            for analyze, vocabulary, idf in self._fast:
+            inputs = (text, text, title_of(text))
+            row_nnz = 0
+            for b, (analyze, vocabulary, idf) in enumerate(self._fast):
                 counts: dict[int, int] = {}
-                for gram in analyze(text):
+                for gram in analyze(inputs[b]):
                     j = vocabulary.get(gram)
                     if j is not None:
                         counts[j] = counts.get(j, 0) + 1
@@ -174,11 +213,11 @@ class TicketFeaturizer:
                 norm = np.sqrt(np.dot(values, values))
                 if norm > 0:
                     values /= norm
-                indices.append(cols + offset)
+                indices.append(cols + offsets[b])
                 data.append(values)
-                offset = n_word
-            indptr.append(indptr[-1] + sum(len(c) for c in indices[-2:]))
-        width = n_word + len(self.char.vocabulary_)
+                row_nnz += len(cols)
+            indptr.append(indptr[-1] + row_nnz)
+        width = offsets[-1]
         return sp.csr_matrix(
             (
                 np.concatenate(data) if data else np.zeros(0, dtype=np.float32),
@@ -198,12 +237,13 @@ class TicketFeaturizer:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self.__dict__.setdefault("_fast", None)  # models saved before the fast path existed
+        self.__dict__.setdefault("title", None)  # ... and before the title block
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["_word_names"] = None
         state["_fast"] = None
-        for name in ("word", "char"):
+        for name in ("word", "char", "title"):
             vec = state.get(name)
             if vec is not None and hasattr(vec, "stop_words_"):
                 vec.stop_words_ = None  # large and only informative; not needed to transform

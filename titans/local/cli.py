@@ -275,11 +275,11 @@ def cmd_versions(args: argparse.Namespace) -> int:
     def fmt(x: object) -> str:
         return f"{x:.4f}" if isinstance(x, float) else ("-" if x is None else str(x))
 
-    print(f"{'':2}{'version':26}{'source':16}{'n_train':>8}{'oof acc':>9}{'hold-out':>10}")
+    print(f"{'':2}{'version':28}{'source':16}{'n_train':>8}{'oof acc':>9}{'hold-out':>10}")
     for r in rows:
         mark = "* " if r["current"] else "  "
         print(
-            f"{mark}{r['version']:26}{r['source']!s:16}{fmt(r['n_train']):>8}"
+            f"{mark}{r['version']:27} {r['source']!s:16}{fmt(r['n_train']):>8}"
             f"{fmt(r['oof_accuracy']):>9}{fmt(r['holdout_accuracy']):>10}"
         )
     for p in promotions[-5:]:

@@ -27,6 +27,9 @@ def normalise_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip().lower()
 
 
+TITLE_SEPARATOR = " . "
+
+
 def ticket_text(title: str, description: str) -> str:
     """One normalised string from a ticket's title and description (description deduplicated)."""
     title_n = normalise_text(title)
@@ -35,4 +38,13 @@ def ticket_text(title: str, description: str) -> str:
         return title_n
     if not title_n:
         return desc_n
-    return f"{title_n} . {desc_n}"
+    return f"{title_n}{TITLE_SEPARATOR}{desc_n}"
+
+
+def title_of(text: str) -> str:
+    """The title part of a ``ticket_text`` that has both a title and a description, else "".
+
+    A text with one part (title only, description only or both the same) has no separate title:
+    its words are all in the main features already."""
+    title, sep, _ = text.partition(TITLE_SEPARATOR)
+    return title if sep else ""

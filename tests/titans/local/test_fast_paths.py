@@ -66,6 +66,56 @@ def test_featurizer_fast_path_matches_sklearn_transform() -> None:
     np.testing.assert_allclose(many.toarray()[: len(probes)], fast.toarray(), rtol=1e-6, atol=1e-7)
 
 
+def test_the_title_block_fast_path_matches_sklearn_and_is_absent_without_titles() -> None:
+    """Tickets with a title and a description get a third block, word n-grams of the title; the
+    few-texts loop must equal sklearn's transform for it too. Texts without titles (one part,
+    like it_tickets) get no such block: the features are exactly the word and char blocks."""
+    from titans.local.classifier import ClassifierConfig, TicketFeaturizer
+    from titans.local.textprep import ticket_text, title_of
+
+    pairs = [
+        ("Outlook password prompt", "asks for my password again"),
+        ("Printer offline", "printer on floor two is offline"),
+        ("VPN drops", "vpn drops every few minutes from home"),
+        ("Share access", "need access to the finance share"),
+    ] * 3
+    corpus = [ticket_text(t, d) for t, d in pairs] + ["a text with no title at all"]
+    featurizer = TicketFeaturizer(ClassifierConfig())
+    x = featurizer.fit_transform(corpus)
+    assert featurizer.title is not None and "printer offline" in featurizer.title.vocabulary_
+    widths = [len(v.vocabulary_) for v in (featurizer.word, featurizer.char, featurizer.title)]
+    assert x.shape == (len(corpus), sum(widths))
+    probes = [
+        ticket_text("VPN offline", "since the update the vpn is offline"),
+        ticket_text("zzz", "qqq"),
+        "no title here",
+        "",
+    ]
+    fast = featurizer.transform(probes)
+    slow = sp.hstack(
+        [
+            featurizer.word.transform(probes),
+            featurizer.char.transform(probes),
+            featurizer.title.transform([title_of(p) for p in probes]),
+        ],
+        format="csr",
+    )
+    assert fast.shape == slow.shape
+    np.testing.assert_allclose(fast.toarray(), slow.toarray(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        featurizer.transform(probes * 5).toarray()[: len(probes)], fast.toarray(), atol=1e-7
+    )
+    title_cols = fast.toarray()[:, widths[0] + widths[1] :]
+    assert title_cols[0].any() and not title_cols[2].any() and not title_cols[3].any()
+
+    plain = TicketFeaturizer(ClassifierConfig())
+    x_plain = plain.fit_transform([t for t, _ in pairs])  # titles only: one part each
+    assert plain.title is None
+    assert x_plain.shape[1] == len(plain.word.vocabulary_) + len(plain.char.vocabulary_)
+    off = TicketFeaturizer(ClassifierConfig(title_features=False))
+    assert off.fit_transform(corpus).shape[1] == widths[0] + widths[1] and off.title is None
+
+
 def test_featurizer_pickled_before_the_fast_path_still_transforms() -> None:
     """Models on disk were pickled without the fast path's cache attribute."""
     import pickle
@@ -74,7 +124,8 @@ def test_featurizer_pickled_before_the_fast_path_still_transforms() -> None:
 
     featurizer = TicketFeaturizer(ClassifierConfig()).fit(["printer offline", "vpn drops"] * 3)
     state = featurizer.__getstate__()
-    del state["_fast"]  # what an older model's pickle holds
+    del state["_fast"]  # what an older model's pickle holds (no fast path, no title block)
+    del state["title"]
     old = TicketFeaturizer.__new__(TicketFeaturizer)
     old.__setstate__(state)
     restored = pickle.loads(pickle.dumps(old))

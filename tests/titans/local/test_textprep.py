@@ -22,3 +22,13 @@ def test_a_description_equal_to_the_title_is_used_once() -> None:
     assert ticket_text("Printer jam", "Printer jam on floor 2") == (
         "printer jam . printer jam on floor 2"
     )
+
+
+def test_the_title_is_recovered_only_where_the_text_has_both_parts() -> None:
+    from titans.local.textprep import title_of
+
+    assert title_of(ticket_text("VPN down", "nobody in Berlin can connect")) == "vpn down"
+    assert title_of(ticket_text("Printer jam", "printer jam")) == ""  # one part: no separate title
+    assert title_of(ticket_text("", "Outlook crashes")) == ""
+    assert title_of(ticket_text("Outlook crashes", "")) == ""
+    assert title_of("") == ""
