@@ -56,9 +56,9 @@ DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 
 
 def local_titan(settings: OmegaSettings, tenants: TenantDirectory, embedder: Any) -> Any:
-    """The local Titan (the default triager) as every deployable runs it: the data folder's
-    model store (``OMEGA_MODELS``), the demo history for a tenant's first model, and each tenant's priority rules
-    and precision target from the tenants file."""
+    """The local Titan (the default triager) as every deployable runs it: the model store
+    (``OMEGA_MODELS``), the demo history for a tenant's first model, and each tenant's priority
+    rules and precision target from the tenants file."""
     from backends.factory import open_model_store
     from teams.triage.config import TriagePolicies
     from titans.local.service import LocalTriage

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -124,3 +127,19 @@ def psa_reference() -> Iterator[Path]:
     if not PSA_REFERENCE.exists():
         pytest.skip(f"the PSA reference payloads are not at {PSA_REFERENCE}")
     yield PSA_REFERENCE
+
+
+def run_omega_up(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The real `omega up` command on ``data_dir`` with ports chosen by the OS, for tests of how
+    it refuses to start (it must exit by itself)."""
+    env = dict(
+        os.environ,
+        OMEGA_DATA_DIR=str(data_dir),
+        OMEGA_GRPC_ADDR="127.0.0.1:0",
+        OMEGA_HTTP_ADDR="127.0.0.1:0",
+        OMEGA_LOG_LEVEL="WARNING",
+    )
+    omega = str(Path(sys.executable).with_name("omega"))
+    return subprocess.run(
+        [omega, "up"], env=env, capture_output=True, text=True, timeout=300, check=False
+    )

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_omega_up
+
 OMEGA = str(Path(sys.executable).with_name("omega"))
 
 
@@ -45,16 +47,7 @@ def test_omega_up_on_a_data_folder_in_use_fails_clearly(tmp_path: Path) -> None:
     data.mkdir()
     with (data / "omega.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what a running mesh holds
-        env = dict(
-            os.environ,
-            OMEGA_DATA_DIR=str(data),
-            OMEGA_GRPC_ADDR="127.0.0.1:0",
-            OMEGA_HTTP_ADDR="127.0.0.1:0",
-            OMEGA_LOG_LEVEL="WARNING",
-        )
-        done = subprocess.run(
-            [OMEGA, "up"], env=env, capture_output=True, text=True, timeout=300, check=False
-        )
+        done = run_omega_up(data)
     assert done.returncode == 2, done.stderr[-2000:]
     assert f"another OMEGA is running on {data}" in done.stderr
     assert "OMEGA_DATA_DIR" in done.stderr and "Traceback" not in done.stderr

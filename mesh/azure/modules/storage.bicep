@@ -1,7 +1,8 @@
-// Blob Storage: raw payloads (kept forever, replayable), attachments, audit exports, tenants' triage
-// model versions (`models`, docs/triage-model.md), and the audit log in a container with a time-based immutability policy (WORM; protected append writes
-// allowed so the log can grow). The policy is deployed unlocked; lock it once verified
-// (docs/deploy.md): a locked policy can no longer be shortened or removed.
+// Blob Storage: raw payloads (kept forever, replayable), attachments, audit exports, tenants'
+// triage model versions (`models`, docs/triage-model.md), and the audit log in a container with a
+// time-based immutability policy (WORM; protected append writes allowed so the log can grow). The
+// policy is deployed unlocked; lock it once verified (docs/deploy.md): a locked policy can no
+// longer be shortened or removed.
 param name string
 param location string
 param sku string

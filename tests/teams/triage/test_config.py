@@ -4,14 +4,12 @@ be used (in the loader and at `omega up`, a real command)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from teams.triage.config import TriagePolicies, TriagePolicyError
+from tests.conftest import run_omega_up
 from tests.titans.local.conftest import synthetic_tickets
 from titans.local.rules import PriorityRuleConfig, PriorityRules
 from titans.local.service import LocalTriage
@@ -135,17 +133,7 @@ def test_omega_up_refuses_a_tenants_file_with_an_unusable_triage_table(tmp_path:
     (data / "tenants.toml").write_text(
         "[tenants.default]\n\n[triage.default.priority.levels]\nHigh = 3.0\n", encoding="utf-8"
     )
-    env = dict(
-        os.environ,
-        OMEGA_DATA_DIR=str(data),
-        OMEGA_GRPC_ADDR="127.0.0.1:0",
-        OMEGA_HTTP_ADDR="127.0.0.1:0",
-        OMEGA_LOG_LEVEL="WARNING",
-    )
-    omega = str(Path(sys.executable).with_name("omega"))
-    done = subprocess.run(
-        [omega, "up"], env=env, capture_output=True, text=True, timeout=300, check=False
-    )
+    done = run_omega_up(data)
     assert done.returncode == 2, done.stderr[-2000:]
     assert "[triage.default.priority]" in done.stderr and "cut-off must be 0" in done.stderr
     assert "Traceback" not in done.stderr
