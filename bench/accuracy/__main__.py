@@ -50,8 +50,8 @@ def embed_all(
     texts = [r.text for r in rows]
     before = cache.misses
     start = time.perf_counter()
-    parts = [cache.embed(embedder, texts[i : i + 2000]) for i in range(0, len(texts), 2000)]
-    return np.vstack(parts), time.perf_counter() - start, cache.misses - before
+    vectors = cache.embed_saving_as_it_goes(embedder, texts)
+    return vectors, time.perf_counter() - start, cache.misses - before
 
 
 def embed_rate(

@@ -15,6 +15,11 @@ from typing import Any
 TRAINING_KINDS = ("correction", "confirmed_resolution", "confirmed_triage", "rejected_proposal")
 
 
+def is_labelled(example: dict[str, Any]) -> bool:
+    """Whether an example carries training labels (rejections only when a technician gave some)."""
+    return example["kind"] in TRAINING_KINDS and bool(example["category"])
+
+
 def example_store(store: Any) -> Any:
     """Where the tenant's labelled examples live: the store's own ``examples`` port when it has
     one (Cosmos DB in production, durable across pods), else the shadow team's tables in the
@@ -52,7 +57,7 @@ def rows_from_examples(examples: list[dict[str, Any]]) -> list[Any]:
 
     latest: dict[str, dict[str, Any]] = {}
     for ex in examples:
-        if ex["kind"] in TRAINING_KINDS and ex["category"]:
+        if is_labelled(ex):
             latest[ex["ticket_id"]] = ex
     return [
         LabelledTicket(

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from teams.normalize import text_digest
-from teams.shadow.learning import TRAINING_KINDS, example_store, rows_from_examples
+from teams.shadow.learning import example_store, is_labelled, rows_from_examples
 from titans.local.model import MIN_LABELLED, LabelledTicket
 from titans.local.store import ModelStore
 
@@ -148,9 +148,8 @@ async def gather_training_rows(
     """The rows to train on with their vectors; with ``min_new``, stop before embedding when
     fewer labelled examples than that arrived after example id ``since`` (``rows`` empty)."""
     raw = await labelled_examples(store, tenant)
-    labelled = [e for e in raw if e["kind"] in TRAINING_KINDS and e["category"]]
     through = max((int(e["id"]) for e in raw), default=since)
-    new = sum(1 for e in labelled if int(e["id"]) > since)
+    new = sum(1 for e in raw if is_labelled(e) and int(e["id"]) > since)
     examples = rows_from_examples(raw)
     if min_new and new < min_new:
         return Gathered([], len(examples), 0, through, new)
@@ -174,9 +173,7 @@ async def gather_training_rows(
             from titans.local.embedding import EmbeddingCache
 
             cache = EmbeddingCache(cache_dir, embedder.model_id)
-            fresh = np.vstack(
-                [cache.embed(embedder, texts[i : i + 2000]) for i in range(0, len(texts), 2000)]
-            )
+            fresh = cache.embed_saving_as_it_goes(embedder, texts)
         else:
             fresh = embedder.embed(texts)
         for i, vector in zip(missing, fresh, strict=True):

@@ -114,10 +114,14 @@ class TicketFeaturizer:
         self._word_names: np.ndarray | None = None
         self._fast: list[tuple[Any, dict[str, int], np.ndarray]] | None = None
 
+    def _min_df(self, n_texts: int) -> int:
+        """An n-gram must occur in 2 texts from ``large_corpus`` texts on (in 1 below)."""
+        return self.config.min_df_large if n_texts >= self.config.large_corpus else 1
+
     def _new_vectorizers(self, n_texts: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         """Fresh, unfitted word and char vectorizers (min_df 2 from ``large_corpus`` texts on);
         the title vectorizer is made by ``_fit_title``."""
-        min_df = self.config.min_df_large if n_texts >= self.config.large_corpus else 1
+        min_df = self._min_df(n_texts)
         self.word = TfidfVectorizer(
             ngram_range=self.config.word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float32
         )
@@ -137,9 +141,11 @@ class TicketFeaturizer:
         titles = [title_of(t) for t in texts]
         if not getattr(self.config, "title_features", False) or not any(titles):
             return None
-        min_df = self.config.min_df_large if len(texts) >= self.config.large_corpus else 1
         vec = TfidfVectorizer(
-            ngram_range=self.config.word_ngrams, sublinear_tf=True, min_df=min_df, dtype=np.float32
+            ngram_range=self.config.word_ngrams,
+            sublinear_tf=True,
+            min_df=self._min_df(len(texts)),
+            dtype=np.float32,
         )
         try:
             x = vec.fit_transform(titles)

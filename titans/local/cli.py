@@ -137,9 +137,7 @@ def embed_rows(rows: Sequence[LabelledTicket], cache_dir: Path, embedder: object
 
     assert isinstance(embedder, MiniLMEmbedder)
     cache = EmbeddingCache(cache_dir, embedder.model_id)
-    texts = [r.text for r in rows]
-    parts = [cache.embed(embedder, texts[i : i + 2000]) for i in range(0, len(texts), 2000)]
-    return np.vstack(parts) if parts else np.zeros((0, embedder.dim), dtype=np.float32)
+    return cache.embed_saving_as_it_goes(embedder, [r.text for r in rows])
 
 
 def _data_dir(args: argparse.Namespace) -> Path:

@@ -601,6 +601,17 @@ class EmbeddingCache:
                     out[pos] = vectors[row]
         return out
 
+    def embed_saving_as_it_goes(
+        self, embedder: MiniLMEmbedder, texts: Sequence[str], *, chunk: int = 2000
+    ) -> np.ndarray:
+        """``embed`` in chunks of ``chunk`` texts, each stored before the next is computed: an
+        interrupted run over many texts keeps all but the last chunk's work."""
+        if not texts:
+            return np.zeros((0, embedder.dim), dtype=np.float32)
+        return np.vstack(
+            [self.embed(embedder, texts[i : i + chunk]) for i in range(0, len(texts), chunk)]
+        )
+
     def _append(self, keys: list[str], vectors: np.ndarray) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"chunk-{self._next_chunk:06d}.npy"
