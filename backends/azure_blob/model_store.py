@@ -32,9 +32,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
@@ -44,12 +46,14 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, LinearRetry
 from federation.errors import Unavailable
 from titans.local.model import TriageModel
 from titans.local.store import (
+    ANY,
     CURRENT,
     META_FILE,
     MODEL_FILE,
     PROMOTIONS,
     ModelNotFoundError,
     ModelStore,
+    PromotionConflict,
     check_tenant,
     check_version,
     load_model_dir,
@@ -67,7 +71,7 @@ _FAILURES = (HttpResponseError, ServiceRequestError, ServiceResponseError)
 def _unavailable(what: str) -> Iterator[None]:
     try:
         yield
-    except (ResourceNotFoundError, ResourceExistsError):
+    except (ResourceNotFoundError, ResourceExistsError, ResourceModifiedError):
         raise  # answers, not failures: the caller decides what they mean
     except _FAILURES as exc:
         raise Unavailable(
@@ -140,10 +144,10 @@ class BlobModelStore(ModelStore):
                     found.add(version)
         return sorted(found)
 
-    def current_version(self, tenant: str) -> str | None:
+    def current_version(self, tenant: str, *, fresh: bool = False) -> str | None:
         now = time.monotonic()
         cached = self._pointers.get(tenant)
-        if cached is not None and now - cached[0] < self._ttl:
+        if cached is not None and now - cached[0] < self._ttl and not fresh:
             return cached[1]
         try:
             text = self._read_text(self._name(tenant, CURRENT))
@@ -171,23 +175,61 @@ class BlobModelStore(ModelStore):
                         )
         return self.tenant_dir(model.tenant) / model.version
 
-    def promote(self, tenant: str, version: str, *, reason: str = "", by: str = "") -> None:
+    def promote(
+        self,
+        tenant: str,
+        version: str,
+        *,
+        reason: str = "",
+        by: str = "",
+        expected: str | None | object = ANY,
+    ) -> None:
+        """The folder store's contract; the pointer is replaced with a conditional write
+        (If-Match on the ETag read, If-None-Match: * when there is none), so two writers can
+        never both believe they replaced the same version, across pods."""
         name = self._name(tenant, check_version(version), MODEL_FILE)
+        pointer = self._name(tenant, CURRENT)
         with _unavailable(f"promote {version}"):
             if not self._c.get_blob_client(name).exists():
                 raise ModelNotFoundError(f"no version {version} for this tenant")
-            with self._lock:
-                self._pointers.pop(tenant, None)  # read the pointer fresh for the log
-            previous = self.current_version(tenant)
-            self._c.upload_blob(
-                self._name(tenant, CURRENT), version.encode("utf-8"), overwrite=True
-            )
+            for _attempt in range(5):
+                previous, etag = self._pointer_with_etag(pointer)
+                if expected is not ANY and previous != expected:
+                    raise PromotionConflict(tenant, expected, previous)  # type: ignore[arg-type]
+                try:
+                    if etag is None:
+                        self._c.upload_blob(pointer, version.encode("utf-8"), overwrite=False)
+                    else:
+                        self._c.upload_blob(
+                            pointer,
+                            version.encode("utf-8"),
+                            overwrite=True,
+                            etag=etag,
+                            match_condition=MatchConditions.IfNotModified,
+                        )
+                    break
+                except (ResourceExistsError, ResourceModifiedError):
+                    continue  # somebody wrote it meanwhile: read again, and compare again
+            else:
+                raise Unavailable(
+                    f"model store: promote {version}: the pointer kept changing",
+                    reason="STORE_CONTENTION",
+                )
             with self._lock:
                 self._pointers[tenant] = (time.monotonic(), version)
             self._append(
                 self._name(tenant, PROMOTIONS), promotion_line(version, previous, reason, by)
             )
         log.info("promoted model version %s (was %s): %s", version, previous, reason)
+
+    def _pointer_with_etag(self, name: str) -> tuple[str | None, str | None]:
+        """The pointer's version and ETag, read fresh; (None, None) when there is none."""
+        try:
+            download = self._c.download_blob(name)
+        except ResourceNotFoundError:
+            return None, None
+        text = download.readall().decode("utf-8").strip()
+        return text or None, download.properties.etag
 
     def _append(self, name: str, line: str) -> None:
         blob = self._c.get_blob_client(name)

@@ -5,6 +5,7 @@ log, tenant checks, and for Blob the pointer every pod re-reads within its TTL."
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,12 @@ from tests.conftest import make_settings
 from tests.titans.local.conftest import synthetic_tickets
 from titans.local.model import TriageModel
 from titans.local.service import LocalTriage
-from titans.local.store import ModelNotFoundError, ModelStore, TenantMismatchError
+from titans.local.store import (
+    ModelNotFoundError,
+    ModelStore,
+    PromotionConflict,
+    TenantMismatchError,
+)
 
 
 def _blob_store(container: str, root: Path, ttl: float = 10.0) -> BlobModelStore:
@@ -94,6 +100,119 @@ def test_versions_pointer_log_and_tenant_checks(store: ModelStore) -> None:
     with pytest.raises(ModelNotFoundError):
         store.promote("globex", first.version)
     assert store.versions("globex") == [] and store.promotions("globex") == []
+
+
+def _saved(store: ModelStore, tenant: str, seed: int) -> str:
+    model = _model(tenant, seed=seed)
+    model.version = store.new_version(tenant)
+    store.save(model)
+    return model.version
+
+
+def test_promotion_with_expected_is_a_compare_and_set(store: ModelStore) -> None:
+    """``expected`` names the version the caller measured against: if ``current`` is anything
+    else, nothing changes (pointer and log) and the conflict names what is there now."""
+    first, second, third = (_saved(store, "acme", seed) for seed in (1, 2, 3))
+    with pytest.raises(PromotionConflict) as info:
+        store.promote("acme", second, reason="train", by="test", expected=first)
+    assert info.value.found is None and store.current_version("acme") is None
+    store.promote("acme", first, reason="first", by="test", expected=None)
+    with pytest.raises(PromotionConflict) as info:
+        store.promote("acme", second, reason="first again", by="test", expected=None)
+    assert info.value.found == first
+    store.promote("acme", second, reason="better", by="test", expected=first)
+    with pytest.raises(PromotionConflict, match=f"current model is {second}"):
+        store.promote("acme", third, reason="stale", by="test", expected=first)
+    assert store.current_version("acme", fresh=True) == second
+    assert [(e["version"], e["previous"]) for e in store.promotions("acme")] == [
+        (first, None),
+        (second, first),
+    ]
+
+
+def _racing_stores(kind: str, tmp_path: Path, n: int) -> tuple[list[ModelStore], str | None]:
+    if kind == "local":  # one store per "process": separate lock-file descriptors
+        return [ModelStore(tmp_path / "models") for _ in range(n)], None
+    require(AZURITE, "azurite")
+    container = unique("models-")
+    stores: list[ModelStore] = [_blob_store(container, tmp_path / f"pod{i}") for i in range(n)]
+    stores[0].ensure_container()  # type: ignore[attr-defined]
+    return stores, container
+
+
+@pytest.mark.parametrize("kind", ["local", "azurite"])
+def test_racing_training_runs_promote_exactly_one(kind: str, tmp_path: Path) -> None:
+    """Four writers (threads, each with its own store: four pods or processes) all measured
+    against the same current version and all try to replace it at once: exactly one wins, the
+    others get PromotionConflict naming the winner, and the log holds one entry per change."""
+    stores, container = _racing_stores(kind, tmp_path, 4)
+    try:
+        base = _saved(stores[0], "acme", 1)
+        stores[0].promote("acme", base, expected=None)
+        candidates = [_saved(stores[0], "acme", seed) for seed in (2, 3, 4, 5)]
+        barrier = threading.Barrier(len(stores))
+        outcome: dict[str, str] = {}
+
+        def race(s: ModelStore, version: str) -> None:
+            barrier.wait()
+            try:
+                s.promote("acme", version, reason="race", by="test", expected=base)
+                outcome[version] = "won"
+            except PromotionConflict as exc:
+                outcome[version] = f"lost to {exc.found}"
+
+        threads = [
+            threading.Thread(target=race, args=(s, v))
+            for s, v in zip(stores, candidates, strict=True)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        winners = [v for v, o in outcome.items() if o == "won"]
+        assert len(outcome) == 4 and len(winners) == 1, outcome
+        assert all(o == f"lost to {winners[0]}" for v, o in outcome.items() if v != winners[0])
+        assert stores[1].current_version("acme", fresh=True) == winners[0]
+        assert [(e["version"], e["previous"]) for e in stores[2].promotions("acme")] == [
+            (base, None),
+            (winners[0], base),
+        ]
+    finally:
+        if container:
+            _drop(container)
+
+
+def test_a_folder_promotion_waits_for_another_process_holding_the_pointer_lock(
+    tmp_path: Path,
+) -> None:
+    """The folder store's compare-and-set holds ``.current.lock`` (flock) from reading the
+    pointer to appending the log: while another process holds it (here: this test, as
+    `omega model promote` would), a promotion waits, then compares against what that process
+    wrote and refuses a stale one."""
+    import fcntl
+
+    store = ModelStore(tmp_path / "models")
+    base, mine, theirs = (_saved(store, "acme", seed) for seed in (1, 2, 3))
+    store.promote("acme", base, expected=None)
+    result: list[object] = []
+
+    def train_run() -> None:
+        try:
+            store.promote("acme", mine, reason="train", by="test", expected=base)
+            result.append("promoted")
+        except PromotionConflict as exc:
+            result.append(exc.found)
+
+    with (store.tenant_dir("acme") / ".current.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        worker = threading.Thread(target=train_run)
+        worker.start()
+        worker.join(0.5)
+        assert worker.is_alive() and not result  # waiting for the lock
+        # The other process's promotion, made while it holds the lock.
+        (store.tenant_dir("acme") / "current").write_text(theirs, encoding="utf-8")
+    worker.join(10)
+    assert result == [theirs] and store.current_version("acme") == theirs
 
 
 def test_a_model_copied_under_another_tenant_is_refused(tmp_path: Path) -> None:

@@ -235,6 +235,8 @@ def cmd_versions(args: argparse.Namespace) -> int:
     """List the tenant's versions (newest first) with how each was made and the promotion log."""
     store = _models(args)
     current = store.current_version(args.tenant)
+    promotions = store.promotions(args.tenant)
+    promoted = {p.get("version") for p in promotions}
     rows = []
     for version in reversed(store.versions(args.tenant)):
         meta = store.meta(args.tenant, version)
@@ -250,10 +252,11 @@ def cmd_versions(args: argparse.Namespace) -> int:
                 "n_train": meta.get("n_train"),
                 "oof_accuracy": category.get("oof_accuracy"),
                 "holdout_accuracy": holdout.get("accuracy") if isinstance(holdout, dict) else None,
-                "promoted": meta.get("promoted"),
+                # From the log (a version made current at any time, by training or by
+                # hand); versions stored before the log existed say so in their meta.
+                "promoted": version in promoted or bool(meta.get("promoted")),
             }
         )
-    promotions = store.promotions(args.tenant)
     if args.json:
         print(
             json.dumps(

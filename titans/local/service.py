@@ -24,7 +24,7 @@ from titans.local.language import UNDETERMINED, LanguageDetector
 from titans.local.metrics import classification_report, label_indices
 from titans.local.model import LabelledTicket, TriageModel
 from titans.local.rules import PriorityRuleConfig, PriorityRules
-from titans.local.store import ModelNotFoundError, ModelStore, check_tenant
+from titans.local.store import ModelNotFoundError, ModelStore, PromotionConflict, check_tenant
 from titans.local.textprep import ticket_text
 
 __all__ = ["LabelledTicket", "LocalTriage", "Prediction", "TrainResult", "TriageDecision"]
@@ -181,7 +181,7 @@ class LocalTriage:
                 " retraining it",
                 tenant, version, model.embedding_model_id, self._embedder.model_id,
             )
-            return self._train_default(tenant)
+            return self._train_default(tenant, replacing=version)
         logger.warning(
             "tenant %s: model %s was trained on %s embeddings but the embedder is %s; run"
             " `omega model train` to retrain it on the current embeddings",
@@ -189,7 +189,9 @@ class LocalTriage:
         )
         return model
 
-    def _train_default(self, tenant: str) -> TriageModel:
+    def _train_default(self, tenant: str, replacing: str | None = None) -> TriageModel:
+        """Train and promote the demo-history model for ``tenant`` (whose current model is
+        ``replacing``: none for a fresh tenant); if another process promoted first, serve its."""
         if self._demo_history is None:
             raise ModelNotFoundError("tenant has no model and no demo history is configured")
         rows = load_demo_history(self._demo_history)
@@ -204,7 +206,16 @@ class LocalTriage:
         model = self._fit(tenant, rows)
         model.version = self._store.new_version(tenant)
         self._store.save(model, {"source": "demo-history"})
-        self._store.promote(tenant, model.version, reason="first model: the demo history", by="omega")
+        try:
+            self._store.promote(
+                tenant, model.version, reason="first model: the demo history", by="omega",
+                expected=replacing,
+            )
+        except PromotionConflict as exc:  # another pod or process got there first: use theirs
+            logger.info("tenant %s: %s; serving %s", tenant, exc, exc.found)
+            if exc.found is not None:
+                return self._store.load(tenant, exc.found)
+            raise
         logger.info(
             "trained default demo model %s in %.2fs", model.version, time.perf_counter() - start
         )
@@ -344,7 +355,7 @@ class LocalTriage:
         hold_ids = {id(r) for r in hold}
         fit_rows = [r for r in rows if id(r) not in hold_ids]
         with self._tenant_lock(tenant):
-            current_version = self._store.current_version(tenant)
+            current_version = self._store.current_version(tenant, fresh=True)
             candidate = self._fit(tenant, fit_rows)
             candidate.version = self._store.new_version(tenant)
             emb_hold = self._embeddings(hold) if hold else None
@@ -375,13 +386,29 @@ class LocalTriage:
                     **(extra_meta or {}),
                     "holdout": cand_score,
                     "incumbent": inc_score,
-                    "promoted": promote,
+                    "incumbent_version": current_version,
+                    "better_than_incumbent": promote,
+                    "reason": reason,
                 },
             )
             if promote:
-                self._store.promote(tenant, candidate.version, reason=reason, by=by)
-                self._models[tenant] = candidate
-                current_version = candidate.version
+                try:
+                    # Compare-and-set: only if ``current`` is still the model we measured
+                    # against (another process may have promoted or rolled back meanwhile).
+                    self._store.promote(
+                        tenant, candidate.version, reason=reason, by=by, expected=current_version
+                    )
+                except PromotionConflict as exc:
+                    promote = False
+                    reason = (
+                        f"{reason}; not promoted: the current model changed from "
+                        f"{current_version or 'none'} to {exc.found or 'none'} while this one "
+                        "trained (train again to compare against it)"
+                    )
+                    current_version = exc.found
+                else:
+                    self._models[tenant] = candidate
+                    current_version = candidate.version
         logger.info("training for tenant done: promoted=%s (%s)", promote, reason)
         return TrainResult(
             tenant=tenant,

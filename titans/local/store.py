@@ -6,6 +6,7 @@ served to another tenant even if files are copied or a pointer is edited by hand
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -34,6 +35,28 @@ class TenantMismatchError(PermissionError):
 
 class ModelNotFoundError(FileNotFoundError):
     """The tenant has no (promoted) model."""
+
+
+class PromotionConflict(RuntimeError):
+    """``current`` was no longer the version the caller compared against (another training run
+    or an operator promoted meanwhile); nothing was changed."""
+
+    def __init__(self, tenant: str, expected: str | None, found: str | None) -> None:
+        super().__init__(
+            f"tenant {tenant}: the current model is {found or 'none'}, not "
+            f"{expected or 'none'} as expected; not promoted"
+        )
+        self.expected = expected
+        self.found = found
+
+
+class _Any:
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: object = _Any()
+"""``promote(expected=ANY)``: replace ``current`` whatever it is (an operator's promotion)."""
 
 
 def check_version(version: str) -> str:
@@ -128,7 +151,8 @@ class ModelStore:
             return []
         return sorted(p.name for p in folder.iterdir() if (p / MODEL_FILE).is_file())
 
-    def current_version(self, tenant: str) -> str | None:
+    def current_version(self, tenant: str, *, fresh: bool = False) -> str | None:
+        """The version that serves (``fresh``: bypass any cache; a folder has none)."""
         pointer = self.tenant_dir(tenant) / CURRENT
         if not pointer.is_file():
             return None
@@ -141,18 +165,36 @@ class ModelStore:
         save_model_dir(model, folder, extra)
         return folder
 
-    def promote(self, tenant: str, version: str, *, reason: str = "", by: str = "") -> None:
+    def promote(
+        self,
+        tenant: str,
+        version: str,
+        *,
+        reason: str = "",
+        by: str = "",
+        expected: str | None | object = ANY,
+    ) -> None:
         """Point ``current`` at ``version`` and append the change to the tenant's promotion log
-        (``promotions.jsonl``: when, from which version, to which, why and by whom)."""
+        (``promotions.jsonl``: when, from which version, to which, why and by whom).
+
+        With ``expected`` (a version, or None for "no model yet") this is a compare-and-set:
+        if ``current`` is something else by now, ``PromotionConflict`` is raised and nothing
+        changes, so a training run never overrides a promotion or roll-back it did not see.
+        Processes on this host serialise on a lock file; the log's ``previous`` is exact.
+        """
         folder = self.tenant_dir(tenant)
         if not (folder / check_version(version) / MODEL_FILE).is_file():
             raise ModelNotFoundError(f"no version {version} for this tenant")
-        previous = self.current_version(tenant)
-        tmp = folder / f".{CURRENT}.tmp"
-        tmp.write_text(version, encoding="utf-8")
-        os.replace(tmp, folder / CURRENT)
-        with (folder / PROMOTIONS).open("a", encoding="utf-8") as fh:
-            fh.write(promotion_line(version, previous, reason, by))
+        with (folder / f".{CURRENT}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            previous = self.current_version(tenant)
+            if expected is not ANY and previous != expected:
+                raise PromotionConflict(tenant, expected, previous)  # type: ignore[arg-type]
+            tmp = folder / f".{CURRENT}.tmp"
+            tmp.write_text(version, encoding="utf-8")
+            os.replace(tmp, folder / CURRENT)
+            with (folder / PROMOTIONS).open("a", encoding="utf-8") as fh:
+                fh.write(promotion_line(version, previous, reason, by))
         logger.info("promoted model version %s (was %s): %s", version, previous, reason)
 
     def promotions(self, tenant: str) -> list[dict[str, object]]:

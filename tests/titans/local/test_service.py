@@ -54,6 +54,46 @@ def test_worse_model_is_not_promoted_and_better_one_is(tmp_path: Path) -> None:
     assert lt.triage("acme", title="vpn down", description="").model_version == better.version
 
 
+class _OperatorPromotesDuringTraining(ModelStore):
+    """The folder store, except that while a candidate is being stored (after it was fitted and
+    measured against the current model) an operator in another process makes ``chosen``
+    current, as `omega model promote` would."""
+
+    chosen: str | None = None
+
+    def save(self, model, extra=None):  # type: ignore[no-untyped-def]
+        folder = super().save(model, extra)
+        if self.chosen is not None:
+            ModelStore(self.root).promote(model.tenant, self.chosen, reason="by hand", by="ops")
+            self.chosen = None
+        return folder
+
+
+def test_an_operators_promotion_made_while_a_model_trains_is_never_overridden(
+    tmp_path: Path,
+) -> None:
+    """The candidate beat the model that was current when training began; but an operator
+    promoted another version meanwhile, so the candidate is not promoted (compare-and-set on
+    ``current``): the operator's choice stands, the result says why, and the log shows no
+    promotion by training."""
+    store = _OperatorPromotesDuringTraining(tmp_path)
+    lt = LocalTriage(tmp_path, store=store)
+    rows = synthetic_tickets(500, seed=1)
+    first = lt.train("acme", rows[:60])
+    kept = lt.train("acme", _corrupt_training_labels(rows))
+    assert first.promoted and not kept.promoted
+    store.chosen = kept.version
+    better = lt.train("acme", rows)
+    assert better.candidate["accuracy"] > better.incumbent["accuracy"]  # it did beat `first`
+    assert not better.promoted and better.current_version == kept.version
+    assert f"current model changed from {first.version} to {kept.version}" in better.reason
+    assert store.current_version("acme") == kept.version
+    assert lt.triage("acme", title="vpn down", description="").model_version == kept.version
+    log = [(e["version"], e["by"]) for e in store.promotions("acme")]
+    assert log[-1] == (kept.version, "ops") and better.version not in {v for v, _ in log}
+    assert store.meta("acme", better.version)["better_than_incumbent"] is True
+
+
 def test_model_of_one_tenant_is_never_served_to_another(tmp_path: Path) -> None:
     lt = LocalTriage(tmp_path)
     a = lt.train("tenant-a", synthetic_tickets(300, seed=1))
