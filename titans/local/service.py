@@ -330,6 +330,43 @@ class LocalTriage:
         y = label_indices([r.category for r in rows], head.classes)
         return classification_report(proba["category"], y, model.target_precision)
 
+    def _compare_without_holdout(
+        self,
+        tenant: str,
+        current_version: str,
+        candidate: TriageModel,
+        rows: Sequence[LabelledTicket],
+    ) -> tuple[bool, str, dict[str, float], dict[str, float] | None]:
+        """(promote, reason, candidate figures, incumbent figures) for a tenant with too few
+        labelled tickets for a hold-out (below ~250).
+
+        Only a current model that never saw any of this tenant's tickets (the demo-history
+        model every tenant starts on) can be compared fairly on them: the candidate's
+        out-of-fold accuracy on its training tickets (the stacker's own cross-fitted predictions,
+        each made by a model that did not train on that ticket) against the current model's
+        accuracy on the same tickets. A model trained on the tenant's tickets is kept until a
+        hold-out is possible (``omega model promote`` can override by hand).
+        """
+        too_few = f"too few hold-out tickets (< {MIN_HOLDOUT_ROWS}) to compare"
+        report = candidate.heads["category"].report
+        if self._store.meta(tenant, current_version).get("source") != "demo-history":
+            return False, too_few, {}, None
+        if report is None or report.n != len(rows):
+            return False, too_few, {}, None
+        incumbent = self._store.load(tenant, current_version)
+        emb = self._embeddings(rows) if incumbent.uses_embeddings else None
+        if incumbent.uses_embeddings and emb is None:
+            return False, "cannot score the current model without embeddings", {}, None
+        inc_score = self._score(incumbent, rows, emb)
+        cand_score = {"n": float(report.n), "accuracy": report.accuracy}
+        promote = report.accuracy > inc_score["accuracy"]
+        reason = (
+            f"out-of-fold accuracy on the tenant's {report.n} labelled tickets "
+            f"{report.accuracy:.4f} vs the demo-history model's {inc_score['accuracy']:.4f} on "
+            f"the same tickets ({too_few}; the demo model never saw them)"
+        )
+        return promote, reason, cand_score, inc_score
+
     def train(
         self,
         tenant: str,
@@ -344,7 +381,9 @@ class LocalTriage:
         is stored in the candidate's ``meta.json``.
 
         The hold-out is a stable ~20 % of tickets (by ticket id hash) that no stored model is
-        trained on, so every comparison uses tickets both models have never seen.
+        trained on, so every comparison uses tickets both models have never seen. Below
+        ``MIN_HOLDOUT_ROWS`` held-out tickets, a candidate can still replace the demo-history
+        model on out-of-fold figures (``_compare_without_holdout``).
         """
         check_tenant(tenant)
         start = time.perf_counter()
@@ -365,9 +404,8 @@ class LocalTriage:
             if current_version is None:
                 promote, reason = True, "no current model"
             elif not hold:
-                promote, reason = (
-                    False,
-                    f"too few hold-out tickets (< {MIN_HOLDOUT_ROWS}) to compare",
+                promote, reason, cand_score, inc_score = self._compare_without_holdout(
+                    tenant, current_version, candidate, fit_rows
                 )
             else:
                 incumbent = self._store.load(tenant, current_version)
@@ -384,9 +422,12 @@ class LocalTriage:
                 candidate,
                 {
                     **(extra_meta or {}),
-                    "holdout": cand_score,
+                    "holdout": cand_score if hold else {},
                     "incumbent": inc_score,
                     "incumbent_version": current_version,
+                    "compared_on": (
+                        "hold-out" if hold else ("out-of-fold" if inc_score else None)
+                    ),
                     "better_than_incumbent": promote,
                     "reason": reason,
                 },

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from titans.local.history import default_demo_history
+from titans.local.history import default_demo_history, load_demo_history
 from titans.local.service import LocalTriage, is_holdout
 from titans.local.store import ModelNotFoundError, ModelStore, TenantMismatchError
 
@@ -92,6 +92,38 @@ def test_an_operators_promotion_made_while_a_model_trains_is_never_overridden(
     log = [(e["version"], e["by"]) for e in store.promotions("acme")]
     assert log[-1] == (kept.version, "ops") and better.version not in {v for v, _ in log}
     assert store.meta("acme", better.version)["better_than_incumbent"] is True
+
+
+def test_a_small_tenant_replaces_the_demo_model_on_out_of_fold_figures(tmp_path: Path) -> None:
+    """Below ~250 labelled tickets there is no hold-out, but the demo-history model every tenant
+    starts on never saw the tenant's tickets: the candidate's out-of-fold accuracy on them is
+    compared with the demo model's on the same tickets. Once the tenant's own model serves, a
+    small retrain waits for a hold-out again."""
+    lt = LocalTriage(tmp_path, demo_history=default_demo_history())
+    demo_version = lt.triage("smallco", title="printer jam", description="").model_version
+    store = ModelStore(tmp_path)
+    assert store.meta("smallco", demo_version)["source"] == "demo-history"
+
+    # The demo model was trained on these very tickets: the tenant's copy cannot beat it.
+    same = lt.train("smallco", load_demo_history(default_demo_history()))
+    assert same.n_holdout == 0 and not same.promoted
+    assert same.incumbent is not None and same.incumbent["accuracy"] > 0.9
+    assert same.candidate["accuracy"] < same.incumbent["accuracy"]
+    assert "out-of-fold accuracy on the tenant's" in same.reason
+
+    # The tenant's own categories (which the demo model does not know): promoted.
+    own = lt.train("smallco", synthetic_tickets(120, seed=1))
+    assert own.n_holdout == 0 and own.promoted, own.reason
+    assert own.candidate["accuracy"] > own.incumbent["accuracy"]  # type: ignore[index]
+    assert own.candidate["n"] == 120 and "the demo model never saw them" in own.reason
+    assert store.current_version("smallco") == own.version
+    assert store.meta("smallco", own.version)["compared_on"] == "out-of-fold"
+    decision = lt.triage("smallco", title="printer toner jam", description="tray paper")
+    assert decision.model_version == own.version and decision.category.label == "Printer"
+
+    again = lt.train("smallco", synthetic_tickets(150, seed=2))
+    assert not again.promoted and again.reason.startswith("too few hold-out tickets")
+    assert store.current_version("smallco") == own.version
 
 
 def test_model_of_one_tenant_is_never_served_to_another(tmp_path: Path) -> None:
