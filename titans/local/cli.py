@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,35 @@ def _add_store_args(p: argparse.ArgumentParser, *, tenant_required: bool) -> Non
         help="the mesh's data folder (default: OMEGA_DATA_DIR or .omega); models live in"
         " DATA_DIR/models/<tenant>",
     )
+
+
+def _clear_errors(
+    name: str, func: Callable[[argparse.Namespace], int]
+) -> Callable[[argparse.Namespace], int]:
+    """Bad input (a missing file or column, a file that is not UTF-8 CSV, too little data, a
+    folder that holds no model) is one line on stderr naming the command, and exit code 2; a
+    model store that cannot be reached is exit code 1. Never a traceback."""
+    from federation.errors import OmegaError, Unavailable
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except OmegaError as exc:  # Unavailable: e.g. Blob Storage unreachable; else settings
+            print(f"omega model {name}: {exc}", file=sys.stderr)
+            return 1 if isinstance(exc, Unavailable) else 2
+        except KeyError as exc:
+            print(f"omega model {name}: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            what = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)
+            print(f"omega model {name}: {what}", file=sys.stderr)
+            return 2
+        except ValueError as exc:
+            print(f"omega model {name}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
 
 
 def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -91,26 +121,26 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
         help="precision the abstention threshold holds (default: the tenant's"
         " target_precision in the tenants file, else 0.95)",
     )
-    train.set_defaults(func=cmd_train)
+    train.set_defaults(func=_clear_errors("train", cmd_train))
 
     ev = sub.add_parser("eval", help="evaluate a trained model on a labelled CSV")
     _add_data_args(ev)
     ev.add_argument("--model", type=Path, required=True, help="model folder from `model train`")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--latency-sample", type=int, default=200, help="tickets timed one by one")
-    ev.set_defaults(func=cmd_eval)
+    ev.set_defaults(func=_clear_errors("eval", cmd_eval))
 
     rep = sub.add_parser("report", help="write a markdown + PNG report for a model on a CSV")
     _add_data_args(rep)
     rep.add_argument("--model", type=Path, required=True)
     rep.add_argument("--out", type=Path, required=True, help="folder for report.md and plots")
     rep.add_argument("--latency-sample", type=int, default=50)
-    rep.set_defaults(func=cmd_report)
+    rep.set_defaults(func=_clear_errors("report", cmd_report))
 
     versions = sub.add_parser("versions", help="a tenant's model versions and promotion log")
     _add_store_args(versions, tenant_required=True)
     versions.add_argument("--json", action="store_true", help="print one JSON object")
-    versions.set_defaults(func=cmd_versions)
+    versions.set_defaults(func=_clear_errors("versions", cmd_versions))
 
     promote = sub.add_parser(
         "promote", help="make a stored version current (roll back or forward), logged"
@@ -118,7 +148,7 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     _add_store_args(promote, tenant_required=True)
     promote.add_argument("--version", required=True, help="a version from `model versions`")
     promote.add_argument("--reason", default="", help="why (kept in the promotion log)")
-    promote.set_defaults(func=cmd_promote)
+    promote.set_defaults(func=_clear_errors("promote", cmd_promote))
 
 
 def _load_embedder() -> object | None:
@@ -296,7 +326,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
     store = _models(args)
     try:
         store.load(args.tenant, args.version)  # refuses another tenant's or a damaged model
-    except (FileNotFoundError, PermissionError, TypeError, ValueError) as exc:
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
         print(f"omega model promote: {exc}", file=sys.stderr)
         return 2
     store.promote(
@@ -343,6 +373,8 @@ def evaluate(
     head = model.heads["category"]
     y = label_indices([r.category for r in rows], head.classes)
     result = classification_report(proba["category"], y, 0.95)
+    # Tickets whose label the model was never trained on are always counted wrong.
+    result["labels_unknown_to_model"] = int((y < 0).sum())
     detector = LanguageDetector()
     timings = []
     for text in texts[:latency_sample]:
@@ -356,11 +388,21 @@ def evaluate(
     return result, proba["category"], y
 
 
+def _labelled_rows(args: argparse.Namespace) -> tuple[list[LabelledTicket], int]:
+    """The CSV's rows that carry a label, and how many did not (skipped, counted)."""
+    rows = read_labelled_csv(args.data, args.text_col, args.label_col)
+    labelled = [r for r in rows if r.category]
+    if not labelled:
+        raise ValueError(f"no row of {args.data} has a label in column {args.label_col!r}")
+    return labelled, len(rows) - len(labelled)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model folder on a CSV; ``--json`` prints one JSON object."""
     model = load_model_dir(args.model)
-    rows = read_labelled_csv(args.data, args.text_col, args.label_col)
+    rows, unlabelled = _labelled_rows(args)
     result, _, _ = evaluate(model, rows, args.cache, args.latency_sample)
+    result["unlabelled_skipped"] = unlabelled
     if args.json:
         print(json.dumps(result))
     else:
@@ -374,8 +416,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from titans.local.report import write_report
 
     model = load_model_dir(args.model)
-    rows = read_labelled_csv(args.data, args.text_col, args.label_col)
+    rows, unlabelled = _labelled_rows(args)
     result, proba, y = evaluate(model, rows, args.cache, args.latency_sample)
+    result["unlabelled_skipped"] = unlabelled
     path = write_report(args.out, model, result, proba, y)
     print(str(path))
     return 0

@@ -71,24 +71,31 @@ def read_labelled_csv(
     ``label_col`` is the category; ``extra_labels`` maps priority/queue/technician -> column."""
     if not text_cols:
         raise ValueError("at least one text column is needed")
-    out: list[LabelledTicket] = []
-    with Path(path).open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = reader.fieldnames or []
-        for col in [*text_cols, label_col, *(extra_labels or {}).values()]:
-            if col not in fields:
-                raise KeyError(f"column {col!r} not in {path}")
-        for i, row in enumerate(reader):
-            rest = " . ".join((row.get(c) or "") for c in text_cols[1:] if row.get(c))
-            out.append(
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            wanted = [*text_cols, label_col, *(extra_labels or {}).values()]
+            for col in [*wanted, *([id_col] if id_col else [])]:
+                if col not in fields:
+                    raise KeyError(
+                        f"column {col!r} not in {path} (its columns: {', '.join(fields) or 'none'})"
+                    )
+            return [
                 LabelledTicket(
                     title=row.get(text_cols[0]) or "",
-                    description=rest,
+                    description=" . ".join((row.get(c) or "") for c in text_cols[1:] if row.get(c)),
                     category=(row.get(label_col) or "").strip(),
                     ticket_id=(row.get(id_col) or "") if id_col else f"row-{i}",
                     priority=_field(row, extra_labels or {}, "priority"),
                     queue=_field(row, extra_labels or {}, "queue"),
                     technician=_field(row, extra_labels or {}, "technician"),
                 )
-            )
-    return out
+                for i, row in enumerate(reader)
+            ]
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); export it as UTF-8"
+        ) from None
+    except csv.Error as exc:
+        raise ValueError(f"{path} is not a readable CSV file: {exc}") from None

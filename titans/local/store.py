@@ -37,6 +37,10 @@ class ModelNotFoundError(FileNotFoundError):
     """The tenant has no (promoted) model."""
 
 
+class NotAModelError(ValueError):
+    """A model file that cannot be read or holds something other than a ``TriageModel``."""
+
+
 class PromotionConflict(RuntimeError):
     """``current`` was no longer the version the caller compared against (another training run
     or an operator promoted meanwhile); nothing was changed."""
@@ -92,9 +96,14 @@ def load_model_dir(folder: Path, tenant: str | None = None) -> TriageModel:
     path = folder / MODEL_FILE
     if not path.is_file():
         raise ModelNotFoundError(f"no model in {folder}")
-    model = joblib.load(path)
+    try:
+        model = joblib.load(path)
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - unpickling a damaged file can raise anything
+        raise NotAModelError(f"{path} is not a readable model ({type(exc).__name__})") from exc
     if not isinstance(model, TriageModel):
-        raise TypeError(f"{path} is not a TriageModel")
+        raise NotAModelError(f"{path} is not a TriageModel")
     if tenant is not None and model.tenant != tenant:
         raise TenantMismatchError(f"model {model.version!r} belongs to another tenant")
     return model

@@ -103,20 +103,70 @@ def test_report_writes_markdown_and_plots(tmp_path: Path, data_csv: Path) -> Non
         assert (out / name).stat().st_size > 0
 
 
-def test_unknown_column_is_an_error(tmp_path: Path, data_csv: Path) -> None:
-    with pytest.raises(KeyError):
-        _run(
-            [
-                "model",
-                "train",
-                "--data",
-                str(data_csv),
-                "--text-col",
-                "Nope",
-                "--label-col",
-                "Group",
-                "--out",
-                str(tmp_path / "m"),
-                "--no-embeddings",
-            ]
-        )
+def _train_args(data: Path, out: Path, label: str = "Group", text: str = "Subject") -> list[str]:
+    return [
+        "model", "train", "--data", str(data), "--text-col", text, "--label-col", label,
+        "--out", str(out), "--no-embeddings",
+    ]  # fmt: skip
+
+
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path: Path, data_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No tracebacks for what a person gets wrong: each case names the command and the cause."""
+
+    def error(argv: list[str]) -> str:
+        capsys.readouterr()
+        assert _run(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        return err
+
+    model = tmp_path / "m"
+    assert "column 'Nope' not in" in error(_train_args(data_csv, model, text="Nope"))
+    assert "its columns: Subject, Body, Group" in error(_train_args(data_csv, model, label="G"))
+    assert not model.exists()
+    assert "No such file or directory" in error(_train_args(tmp_path / "none.csv", model))
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("Subject,Group\nDrucker kaputt, M\xfcnchen,Hardware\n".encode("latin-1"))
+    assert "is not UTF-8 text" in error(_train_args(latin1, model))
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("Subject,Group\nprinter jam,Hardware\n", encoding="utf-8")
+    assert "need at least 20 tickets" in error(_train_args(tiny, model))
+
+    assert _run(_train_args(data_csv, model)) == 0
+    evaluate = ["model", "eval", "--data", str(data_csv), "--text-col", "Subject"]
+    assert "no model in" in error([*evaluate, "--label-col", "Group", "--model", str(tmp_path)])
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "model.joblib").write_bytes(b"not a model")
+    assert "is not a readable model" in error(
+        [*evaluate, "--label-col", "Group", "--model", str(damaged)]
+    )
+
+
+def test_eval_skips_unlabelled_rows_and_counts_unknown_labels(
+    tmp_path: Path, data_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A row without a label is not a wrong answer (it was counted as one, with a phantom
+    class dragging macro-F1 down); a label the model never saw is, and is counted."""
+    model = tmp_path / "m"
+    assert _run(_train_args(data_csv, model)) == 0
+    rows = list(csv.reader(data_csv.open(encoding="utf-8")))
+    mixed = tmp_path / "mixed.csv"
+    with mixed.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerows(rows[:201])
+        w.writerows([[r[0], r[1], ""] for r in rows[201:251]])  # 50 unlabelled
+        w.writerows([[r[0], r[1], "Facilities"] for r in rows[251:261]])  # 10 unknown
+    capsys.readouterr()
+    argv = ["model", "eval", "--model", str(model), "--data", str(mixed), "--text-col", "Subject"]
+    assert _run([*argv, "--label-col", "Group", "--json", "--latency-sample", "2"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["n"] == 210 and figures["unlabelled_skipped"] == 50
+    assert figures["labels_unknown_to_model"] == 10
+    unlabelled_only = tmp_path / "unlabelled.csv"
+    unlabelled_only.write_text("Subject,Group\nprinter jam,\n", encoding="utf-8")
+    assert _run(["model", "eval", "--model", str(model), "--data", str(unlabelled_only),
+                 "--text-col", "Subject", "--label-col", "Group"]) == 2  # fmt: skip
+    assert "no row of" in capsys.readouterr().err
