@@ -17,8 +17,8 @@ def test_a_description_equal_to_the_title_is_used_once() -> None:
     assert ticket_text("", "Outlook crashes") == "outlook crashes"
     assert ticket_text("Outlook crashes", "") == "outlook crashes"
     # A description that starts with the title keeps both: the demo model's calibration was
-    # measured on this text (embedding it once instead left the 179-ticket demo history without
-    # a category threshold that holds 95 % precision, so every demo ticket went to review).
+    # measured on this text (embedding it once instead left the demo history, then 179 tickets,
+    # without a category threshold that holds 95 % precision: every demo ticket went to review).
     assert ticket_text("Printer jam", "Printer jam on floor 2") == (
         "printer jam . printer jam on floor 2"
     )
