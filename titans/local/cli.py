@@ -375,6 +375,9 @@ def evaluate(
     result = classification_report(proba["category"], y, 0.95)
     # Tickets whose label the model was never trained on are always counted wrong.
     result["labels_unknown_to_model"] = int((y < 0).sum())
+    # Tickets the model was trained on make every figure look better than it is.
+    seen = model.seen_in_training(texts)
+    result["seen_in_training"] = seen  # type: ignore[assignment]  # None: the model cannot tell
     detector = LanguageDetector()
     timings = []
     for text in texts[:latency_sample]:
@@ -397,12 +400,23 @@ def _labelled_rows(args: argparse.Namespace) -> tuple[list[LabelledTicket], int]
     return labelled, len(rows) - len(labelled)
 
 
+def _warn_if_seen(result: dict[str, float]) -> None:
+    seen = int(result.get("seen_in_training") or 0)
+    if seen > 0:
+        print(
+            f"omega model: warning: the model was trained on {seen} of these {int(result['n'])}"
+            " tickets; the figures overstate how it does on tickets it has not seen",
+            file=sys.stderr,
+        )
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a model folder on a CSV; ``--json`` prints one JSON object."""
     model = load_model_dir(args.model)
     rows, unlabelled = _labelled_rows(args)
     result, _, _ = evaluate(model, rows, args.cache, args.latency_sample)
     result["unlabelled_skipped"] = unlabelled
+    _warn_if_seen(result)
     if args.json:
         print(json.dumps(result))
     else:
@@ -419,6 +433,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     rows, unlabelled = _labelled_rows(args)
     result, proba, y = evaluate(model, rows, args.cache, args.latency_sample)
     result["unlabelled_skipped"] = unlabelled
+    _warn_if_seen(result)
     path = write_report(args.out, model, result, proba, y)
     print(str(path))
     return 0

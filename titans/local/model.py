@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -59,6 +60,15 @@ class ModelPrediction:
     neighbours: list[tuple[str, str, float]]
 
 
+def text_digests(texts: Sequence[str]) -> np.ndarray:
+    """An 8-byte digest of each (normalised) ticket text, as uint64."""
+    return np.array(
+        [int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little")
+         for t in texts],
+        dtype=np.uint64,
+    )  # fmt: skip
+
+
 class TriageModel:
     """Featurizer + heads + the facts needed to use the model safely (tenant, languages, ...)."""
 
@@ -75,6 +85,17 @@ class TriageModel:
         self.n_train = 0
         self.train_seconds = 0.0
         self.created_at = time.time()
+        # Digests of the training texts (sorted, unique): lets an evaluation say how many of its
+        # tickets the model was trained on. None for models saved before this existed.
+        self.train_digests: np.ndarray | None = None
+
+    def seen_in_training(self, texts: Sequence[str]) -> int | None:
+        """How many of ``texts`` (normalised ticket texts) this model was trained on; None when
+        the model does not know (saved before it recorded its training texts)."""
+        known = getattr(self, "train_digests", None)
+        if known is None:
+            return None
+        return int(np.isin(text_digests(texts), known).sum())
 
     @property
     def uses_embeddings(self) -> bool:
@@ -129,6 +150,7 @@ class TriageModel:
         model.target_precision = target_precision
         model.n_train = len(rows)
         texts = [r.text for r in rows]
+        model.train_digests = np.unique(text_digests(texts))
         x = model.featurizer.fit_transform(texts)
         if embeddings is not None and config.use_embeddings:
             model.index = NeighbourIndex(

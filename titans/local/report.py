@@ -89,13 +89,22 @@ def write_report(
         f"Tenant `{model.tenant}`, trained on {model.n_train} tickets, languages: "
         f"{', '.join(model.languages) or 'n/a'}, MiniLM features: {model.uses_embeddings}.",
         "",
+    ]
+    seen = int(result.get("seen_in_training") or 0)
+    if seen > 0:
+        lines += [
+            f"**Warning: the model was trained on {seen} of these {int(result['n'])} tickets.** "
+            "The figures below overstate how it does on tickets it has not seen; evaluate on "
+            "tickets it was not trained on.",
+            "",
+        ]
+    lines += [
         "| figure | value |",
         "|---|---|",
     ]
     for key, value in result.items():
-        lines.append(
-            f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
-        )
+        shown = f"{value:.4f}" if isinstance(value, float) else ("n/a" if value is None else value)
+        lines.append(f"| {key} | {shown} |")
     lines += ["", "| class | F1 | support |", "|---|---|---|"]
     for name, score, n in zip(classes, f1, support, strict=True):
         lines.append(f"| {name} | {score:.3f} | {int(n)} |")

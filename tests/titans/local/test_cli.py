@@ -170,3 +170,44 @@ def test_eval_skips_unlabelled_rows_and_counts_unknown_labels(
     assert _run(["model", "eval", "--model", str(model), "--data", str(unlabelled_only),
                  "--text-col", "Subject", "--label-col", "Group"]) == 2  # fmt: skip
     assert "no row of" in capsys.readouterr().err
+
+
+def test_eval_and_report_say_how_many_tickets_the_model_was_trained_on(
+    tmp_path: Path, data_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Evaluating on the training file gives flattering figures; the model records digests of
+    its training texts, so eval and report count such tickets and warn. A model saved before
+    it recorded them says it cannot tell (null), not 0."""
+    rows = list(csv.reader(data_csv.open(encoding="utf-8")))
+    train = tmp_path / "train.csv"
+    with train.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows[:201])  # header + 200 tickets
+    texts = {" ".join(r[:1]).lower() for r in rows[1:201]}
+    unseen = sum(1 for r in rows[201:] if r[0].lower() not in texts)
+    model = tmp_path / "m"
+    assert _run(_train_args(train, model)) == 0
+    capsys.readouterr()
+    argv = ["model", "eval", "--model", str(model), "--data", str(data_csv), "--text-col",
+            "Subject", "--label-col", "Group", "--latency-sample", "2"]  # fmt: skip
+    assert _run([*argv, "--json"]) == 0
+    out = capsys.readouterr()
+    figures = json.loads(out.out.strip().splitlines()[-1])
+    assert figures["n"] == 300 and figures["seen_in_training"] == 300 - unseen >= 200
+    assert f"trained on {figures['seen_in_training']} of these 300 tickets" in out.err
+
+    report = tmp_path / "report"
+    rep = ["model", "report", "--model", str(model), "--data", str(data_csv), "--text-col",
+           "Subject", "--label-col", "Group", "--out", str(report), "--latency-sample", "2"]  # fmt: skip
+    assert _run(rep) == 0
+    assert "**Warning: the model was trained on" in (report / "report.md").read_text()
+
+    import joblib
+
+    old = joblib.load(model / "model.joblib")
+    del old.__dict__["train_digests"]  # as pickled before the digests existed
+    joblib.dump(old, model / "model.joblib")
+    capsys.readouterr()
+    assert _run([*argv, "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out.strip().splitlines()[-1])["seen_in_training"] is None
+    assert "warning" not in out.err
