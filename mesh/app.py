@@ -58,7 +58,7 @@ DEMO_HISTORY = REPO_ROOT / "demo" / "history"
 def local_titan(settings: OmegaSettings, tenants: TenantDirectory, embedder: Any) -> Any:
     """The local Titan (the default triager) as every deployable runs it: the model store
     (``OMEGA_MODELS``), the demo history for a tenant's first model, and each tenant's priority
-    rules and precision target from the tenants file."""
+    rules and precision target from the tenants file (or the policies file, where set)."""
     from backends.factory import open_model_store
     from teams.triage.config import TriagePolicies
     from titans.local.service import LocalTriage
@@ -68,7 +68,7 @@ def local_titan(settings: OmegaSettings, tenants: TenantDirectory, embedder: Any
         store=open_model_store(settings),
         embedder=embedder,
         demo_history=DEMO_HISTORY,
-        tenant_rules=TriagePolicies.load(settings.tenants_path).priority_rules(),
+        tenant_rules=TriagePolicies.load(settings.policies_path).priority_rules(),
         target_precisions=tenants.target_precisions(),
     )
 

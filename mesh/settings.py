@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from federation.errors import NotFound
+from federation.errors import FailedPrecondition, NotFound
 
 
 class TenantConfig(BaseModel):
@@ -65,11 +65,17 @@ class TenantDirectory:
         return {name: t.target_precision for name, t in self._tenants.items()}
 
     @classmethod
-    def load(cls, path: Path, default_tenant: str) -> TenantDirectory:
-        """Read ``path`` (TOML ``[tenants.<name>]`` tables); the default tenant always exists."""
+    def load(cls, path: Path, default_tenant: str, *more: Path) -> TenantDirectory:
+        """Read ``path`` (TOML ``[tenants.<name>]`` tables); the default tenant always exists.
+
+        ``more`` files (the policies file) add tenants and fields; for a field set in both,
+        ``path`` (the tenants file) wins."""
         raw: dict[str, Any] = {}
-        if path.exists():
-            raw = tomllib.loads(path.read_text()).get("tenants", {})
+        for source in (*reversed(more), path):
+            if not source.exists():
+                continue
+            for name, body in tomllib.loads(source.read_text()).get("tenants", {}).items():
+                raw[name] = {**raw.get(name, {}), **body}
         tenants = {name: TenantConfig(name=name, **body) for name, body in raw.items()}
         tenants.setdefault(default_tenant, TenantConfig(name=default_tenant))
         return cls(tenants, default_tenant)
@@ -110,6 +116,11 @@ class OmegaSettings(BaseSettings):
     data_dir: Path = Path(".omega")
     default_tenant: str = "default"
     tenants_file: Path | None = None
+    # Tenants' non-secret policies (``[tenants.<t>]`` names, target_precision and picklists,
+    # ``[triage.<t>]``, ``[shadow.<t>]``) for pods that must not hold the tenants file's secrets
+    # (on AKS: the triage and shadow teams, from the omega-tenant-policies ConfigMap). Unset, the
+    # tenants file holds them too.
+    policies_file: Path | None = None
     # Pipeline delivery: attempts before dead-letter, lease length, retry backoff.
     max_attempts: int = 5
     visibility_timeout_s: float = 30.0
@@ -131,5 +142,17 @@ class OmegaSettings(BaseSettings):
     def tenants_path(self) -> Path:
         return self.tenants_file or self.data_dir / "tenants.toml"
 
+    @property
+    def policies_path(self) -> Path:
+        """Where the ``[triage.*]`` and ``[shadow.*]`` tables are read from."""
+        return self.policies_file or self.tenants_path
+
     def tenant_directory(self) -> TenantDirectory:
-        return TenantDirectory.load(self.tenants_path, self.default_tenant)
+        extra = [self.policies_file] if self.policies_file else []
+        if self.policies_file and not self.policies_file.is_file():
+            # Set but absent (a ConfigMap not mounted): refuse rather than run on defaults.
+            raise FailedPrecondition(
+                f"OMEGA_POLICIES_FILE {self.policies_file} does not exist",
+                reason="NO_POLICIES_FILE",
+            )
+        return TenantDirectory.load(self.tenants_path, self.default_tenant, *extra)

@@ -40,7 +40,7 @@ class ShadowComponent:
     async def start(self, ctx: MeshContext) -> None:
         from dashboard.api import DashboardApi
 
-        policies = self._policies or ShadowPolicies.load(ctx.settings.tenants_path)
+        policies = self._policies or ShadowPolicies.load(ctx.settings.policies_path)
         self.service = ShadowService(
             ctx.store, ctx.tenants, policies, executor=self._executor,
             writeback_factory=self._writeback_factory,

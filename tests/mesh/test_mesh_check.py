@@ -108,6 +108,39 @@ def test_every_overlay_is_rendered_and_every_team_scales_from_zero(
             assert replicas["federation-core"] == 1
 
 
+def test_the_teams_read_tenants_and_their_policies_from_a_configmap_not_the_secrets(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """Triage and shadow run each tenant's priority rules, precision target and shadow policy;
+    they must not mount the tenants file (webhook secrets, PSA credentials). So each sets
+    OMEGA_POLICIES_FILE to a file of a mounted ConfigMap, whose shipped content loads."""
+    from mesh.settings import OmegaSettings
+
+    for docs in rendered.values():
+        configmaps = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
+        for team in ("triage", "shadow"):
+            pod = next(
+                d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == team
+            )["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            assert "OMEGA_TENANTS_FILE" not in env
+            policies = Path(env["OMEGA_POLICIES_FILE"])
+            mount = next(
+                m for m in container["volumeMounts"] if m["mountPath"] == str(policies.parent)
+            )
+            volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+            text = configmaps[volume["configMap"]["name"]]["data"][policies.name]
+            (tmp_path / policies.name).write_text(text, encoding="utf-8")
+            settings = OmegaSettings(
+                data_dir=tmp_path / "data", policies_file=tmp_path / policies.name
+            )
+            assert "default" in settings.tenant_directory().names()
+            classes = {v.get("csi", {}).get("volumeAttributes", {}).get("secretProviderClass")
+                       for v in pod["volumes"]}  # fmt: skip
+            assert "omega-tenant-secrets" not in classes
+
+
 def _allowed(docs: list[dict[str, Any]], callee: str, caller: str) -> set[str]:
     policy = next(
         d for d in docs if d["kind"] == "AuthorizationPolicy" and d["metadata"]["name"] == callee

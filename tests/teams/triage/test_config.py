@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from federation.errors import FailedPrecondition
+from mesh.app import local_titan
+from teams.shadow.config import ShadowPolicies
 from teams.triage.config import TriagePolicies, TriagePolicyError
-from tests.conftest import run_omega_up
+from tests.conftest import make_settings, run_omega_up
 from tests.titans.local.conftest import synthetic_tickets
 from titans.local.rules import PriorityRuleConfig, PriorityRules
 from titans.local.service import LocalTriage
@@ -137,3 +140,64 @@ def test_omega_up_refuses_a_tenants_file_with_an_unusable_triage_table(tmp_path:
     assert done.returncode == 2, done.stderr[-2000:]
     assert "[triage.default.priority]" in done.stderr and "cut-off must be 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_team_without_the_tenants_file_reads_tenants_rules_and_targets_from_the_policies_file(
+    tmp_path: Path,
+) -> None:
+    """On AKS the triage and shadow pods hold no tenants file (its webhook secrets stay with
+    gateway, ingest and orchestrator): OMEGA_POLICIES_FILE (a ConfigMap) gives them the tenants,
+    each tenant's priority rules and precision target, and the shadow policies."""
+    policies = tmp_path / "policies.toml"
+    policies.write_text(
+        TENANTS.replace(
+            'display_name = "Acme dental practices"',
+            'display_name = "Acme dental practices"\ntarget_precision = 0.97',
+        )
+        + '\n[shadow.acme]\nauto_apply = ["account_unlock"]\n',
+        encoding="utf-8",
+    )
+    settings = make_settings(tmp_path, policies_file=policies)
+    assert not settings.tenants_path.exists()
+    tenants = settings.tenant_directory()
+    assert tenants.names() == ["acme", "default"]
+    assert tenants.target_precisions()["acme"] == 0.97
+    assert ShadowPolicies.load(settings.policies_path).get("acme").auto_apply == ("account_unlock",)
+
+    triager = local_titan(settings, tenants, embedder=None)
+    assert triager.train("acme", synthetic_tickets(300, seed=7)).promoted
+    assert triager.model("acme").target_precision == 0.97
+    decision = triager.triage(
+        "acme", title="Dampsoft startet nicht", description="röntgen, Praxisinhaber"
+    )
+    assert (decision.priority.label, decision.priority.method) == ("Critical", "rules")
+
+
+def test_the_tenants_file_and_the_policies_file_merge_and_a_missing_policies_file_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Where a process has both (embedded mode may): tenants from either, fields from both, the
+    tenants file winning a field set in both. A policies file that is named but absent (a
+    ConfigMap not mounted) stops the process instead of running on defaults."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "tenants.toml").write_text(
+        '[tenants.acme]\ndisplay_name = "Acme (tenants file)"\n'
+        'autotask_webhook_secret = "s3cret-s3cret-s3cret"\n',
+        encoding="utf-8",
+    )
+    policies = tmp_path / "policies.toml"
+    policies.write_text(
+        '[tenants.acme]\ndisplay_name = "Acme (policies)"\ntarget_precision = 0.9\n'
+        "[tenants.globex]\ntarget_precision = 0.98\n",
+        encoding="utf-8",
+    )
+    tenants = make_settings(tmp_path, policies_file=policies).tenant_directory()
+    assert tenants.names() == ["acme", "default", "globex"]
+    acme = tenants.get("acme")
+    assert acme.display_name == "Acme (tenants file)" and acme.target_precision == 0.9
+    assert acme.autotask_webhook_secret is not None
+    assert tenants.target_precisions()["globex"] == 0.98
+
+    with pytest.raises(FailedPrecondition, match="OMEGA_POLICIES_FILE .* does not exist"):
+        make_settings(tmp_path, policies_file=tmp_path / "absent.toml").tenant_directory()
