@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -331,7 +332,12 @@ async def serve(name: str, settings: OmegaSettings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await deployable.start()
+    try:
+        await deployable.start()
+    except FailedPrecondition as exc:  # configuration: a missing policies file, a bad table
+        await deployable.stop()
+        print(f"omega serve {name}: {exc}", file=sys.stderr, flush=True)
+        return 2
     settle_heap()  # the start-up heap out of the garbage collector's reach (mesh/heap.py)
     try:
         await stop.wait()

@@ -75,6 +75,29 @@ def test_unknown_or_unbuilt_deployables_say_so() -> None:
     assert out.returncode == 2 and b"analytics" in out.stdout
 
 
+def test_a_team_whose_policies_file_is_missing_refuses_to_start_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """A pod whose omega-tenant-policies ConfigMap is not mounted exits 2 naming the file, not
+    a traceback and not a team running every tenant on default rules."""
+    import os
+
+    env = dict(
+        os.environ,
+        OMEGA_DATA_DIR=str(tmp_path / "data"),
+        OMEGA_POLICIES_FILE=str(tmp_path / "absent" / "policies.toml"),
+        OMEGA_GRPC_ADDR="127.0.0.1:0",
+        OMEGA_HTTP_ADDR="127.0.0.1:0",
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "mesh.cli", "serve", "shadow"], capture_output=True, timeout=120,
+        check=False, env=env, text=True,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "omega serve shadow: OMEGA_POLICIES_FILE" in out.stderr
+    assert "does not exist" in out.stderr and "Traceback" not in out.stderr
+
+
 async def test_federation_core_routes_to_agents_of_a_registry_in_another_deployable(
     settings: OmegaSettings, running: list[Deployable]
 ) -> None:
