@@ -219,7 +219,11 @@ def _containers(pod: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _pod_spec(doc: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+    """The pod template's spec of a Deployment or a CronJob (``spec.jobTemplate.spec``)."""
+    body = doc.get("spec") or {}
+    if doc.get("kind") == "CronJob":
+        body = (body.get("jobTemplate") or {}).get("spec") or {}
+    spec: dict[str, Any] = (body.get("template") or {}).get("spec") or {}
     return spec
 
 
@@ -324,6 +328,11 @@ def check_policy(docs: list[dict[str, Any]], where: str, report: Report, prod: b
         == "ISTIO_MUTUAL"
     }
 
+    for job in by_kind.get("CronJob", []):  # the same pod rules as a Deployment's, no probes
+        at = f"{where}: {_ident(job)}"
+        _pod_policy(job, at, report)
+        if prod:
+            _image_policy(job, at, report)
     for dep in deployments:
         at = f"{where}: {_ident(dep)}"
         _pod_policy(dep, at, report)

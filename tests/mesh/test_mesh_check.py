@@ -141,6 +141,32 @@ def test_the_teams_read_tenants_and_their_policies_from_a_configmap_not_the_secr
             assert "omega-tenant-secrets" not in classes
 
 
+def test_the_nightly_retrain_job_runs_omega_model_train_for_every_tenant(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The CronJob's arguments parse with the real `omega` CLI; one run at a time; no Istio
+    sidecar (it would keep the pod alive after training); the shadow identity (Cosmos, Blob);
+    the tenants' policies mounted; a pinned image in prod."""
+    from mesh.cli import build_parser
+
+    for overlay, docs in rendered.items():
+        job = next(d for d in docs if d["kind"] == "CronJob")
+        assert job["metadata"]["name"] == "model-retrain"
+        assert job["spec"]["concurrencyPolicy"] == "Forbid"
+        template = job["spec"]["jobTemplate"]["spec"]["template"]
+        assert template["metadata"]["annotations"]["sidecar.istio.io/inject"] == "false"
+        pod = template["spec"]
+        assert pod["serviceAccountName"] == "shadow" and pod["restartPolicy"] == "Never"
+        container = pod["containers"][0]
+        args = build_parser().parse_args(container["args"])
+        assert args.model_command == "train" and args.all_tenants and args.out is None
+        assert args.min_new >= 1 and str(args.cache).startswith("/tmp/")
+        env = {e["name"]: e.get("value") for e in container.get("env", [])}
+        assert env["OMEGA_POLICIES_FILE"].startswith("/etc/omega/policies/")
+        if overlay == "prod":
+            assert container["image"].endswith("/omega:0.1.0")
+
+
 def _allowed(docs: list[dict[str, Any]], callee: str, caller: str) -> set[str]:
     policy = next(
         d for d in docs if d["kind"] == "AuthorizationPolicy" and d["metadata"]["name"] == callee
@@ -196,6 +222,15 @@ def test_run_as_user_zero_fails(broken_repo: Path) -> None:
     found = _problems(report, "RUN_AS_ROOT")
     assert len(found) == 2  # dev and prod
     assert all("Deployment/triage" in p for p in found)
+
+
+def test_a_cron_job_gets_the_same_pod_rules(broken_repo: Path) -> None:
+    path = broken_repo / "mesh/k8s/base/jobs/model-retrain.yaml"
+    _edit(path, lambda t: t.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesystem: false"))
+    report = check.run(broken_repo, SCHEMAS)
+    found = _problems(report, "SECURITY_CONTEXT")
+    assert found and all("CronJob/model-retrain" in p for p in found)
+    assert any("readOnlyRootFilesystem" in p for p in found)
 
 
 def test_a_malformed_scaled_object_fails(broken_repo: Path) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from titans.local.language import LanguageDetector
 from titans.local.metrics import classification_report, label_indices
 from titans.local.model import LabelledTicket, TriageModel
 from titans.local.store import ModelStore, check_tenant, load_model_dir, save_model_dir
+
+if TYPE_CHECKING:
+    from mesh.settings import OmegaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +102,12 @@ def add_model_commands(subparsers: argparse._SubParsersAction) -> None:  # type:
     _add_data_args(train, required=False)
     train.add_argument("--out", type=Path, help="write a stand-alone model folder here")
     _add_store_args(train, tenant_required=False)
+    train.add_argument(
+        "--all-tenants",
+        action="store_true",
+        help="without --out: retrain every tenant of the tenants (or policies) file in turn,"
+        " one JSON line each (for a nightly job; use with --min-new)",
+    )
     train.add_argument(
         "--min-new",
         type=int,
@@ -219,28 +229,61 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    """Retrain ``--tenant`` from the mesh's labelled tickets; prints one JSON object."""
-    from backends.factory import open_store
+    """Retrain ``--tenant`` (or ``--all-tenants``) from the mesh's labelled tickets; prints one
+    JSON object per tenant."""
     from mesh.settings import OmegaSettings
+
+    settings = OmegaSettings(data_dir=_data_dir(args))
+    if args.all_tenants and args.data is not None:
+        raise SystemExit(
+            "omega model train: --all-tenants takes no --data (a history is per tenant)"
+        )
+    tenants = settings.tenant_directory().names() if args.all_tenants else [args.tenant]
+    for tenant in tenants:
+        check_tenant(tenant)
+    history = _history_rows(args)
+    models = _models(args)
+    embedder = None if args.no_embeddings else _load_embedder()
+    if not args.all_tenants:
+        return _retrain_one(args, settings, args.tenant, history, models, embedder)
+    failed = 0
+    for tenant in tenants:
+        try:
+            if _retrain_one(args, settings, tenant, [], models, embedder, every=True) != 0:
+                failed += 1
+        except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the rest
+            failed += 1
+            logger.exception("retraining tenant %s failed", tenant)
+            print(json.dumps({"tenant": tenant, "error": f"{type(exc).__name__}: {exc}"}))
+    return 1 if failed else 0
+
+
+def _retrain_one(
+    args: argparse.Namespace,
+    settings: OmegaSettings,
+    tenant: str,
+    history: list[LabelledTicket],
+    models: ModelStore,
+    embedder: object | None,
+    *,
+    every: bool = False,
+) -> int:
+    """One tenant's retrain: one JSON line on stdout, a verdict on stderr. With ``every`` (a
+    run over all tenants) a tenant with too little data is skipped (exit status 0), not an
+    error."""
+    from backends.factory import open_store
     from teams.shadow.retrain import NothingToTrainError, retrain_tenant
 
-    check_tenant(args.tenant)
-    data_dir = _data_dir(args)
-    settings = OmegaSettings(data_dir=data_dir)
     target = args.target_precision
     if target is None:  # the tenant's own, from the tenants file (0.95 when not set)
         target = (
-            settings.tenant_directory()
-            .target_precisions()
-            .get(args.tenant, DEFAULT_TARGET_PRECISION)
+            settings.tenant_directory().target_precisions().get(tenant, DEFAULT_TARGET_PRECISION)
         )
-    history = _history_rows(args)
-    embedder = None if args.no_embeddings else _load_embedder()
     try:
         report = retrain_tenant(
             lambda: open_store(settings),
-            _models(args),
-            args.tenant,
+            models,
+            tenant,
             history=history,
             embedder=embedder,
             cache_dir=args.cache,
@@ -248,16 +291,22 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             min_new=args.min_new,
         )
     except NothingToTrainError as exc:
-        print(f"omega model train: {exc}", file=sys.stderr)
-        return 2
-    out = report.as_dict()
-    print(json.dumps(out))
+        if not every:
+            print(f"omega model train: {exc}", file=sys.stderr)
+            return 2
+        print(
+            json.dumps({"tenant": tenant, "skipped": True, "promoted": False, "reason": str(exc)})
+        )
+        print(f"omega model train: {tenant}: skipped: {exc}", file=sys.stderr)
+        return 0
+    out = {"tenant": tenant, **report.as_dict()}
+    print(json.dumps(out), flush=True)
     verdict = (
         "skipped"
         if out["skipped"]
         else ("promoted" if out["promoted"] else "kept the current model")
     )
-    print(f"omega model train: {verdict}: {out['reason']}", file=sys.stderr)
+    print(f"omega model train: {tenant}: {verdict}: {out['reason']}", file=sys.stderr)
     return 0
 
 

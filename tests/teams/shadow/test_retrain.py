@@ -426,3 +426,47 @@ def test_cli_retrains_lists_versions_and_rolls_back(
     )
     assert "invalid model version: '../x'" in capsys.readouterr().err
     assert store.current_version("acme") == other and store.versions("globex") == []
+
+
+def test_cli_retrains_every_tenant_for_a_nightly_job(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`omega model train --all-tenants` (the production CronJob): every tenant of the tenants
+    file in turn, one JSON line each; a tenant with too little data is skipped, not an error; a
+    tenant that fails (a damaged current model) is reported and the others still train, and the
+    job exits 1 so the failure is visible; with --min-new and nothing new, everything skips."""
+    monkeypatch.setenv("OMEGA_DOCUMENTS", "sqlite")
+    monkeypatch.setenv("OMEGA_BUS", "sqlite")
+    data = tmp_path / "data"
+    data.mkdir()
+    for tenant, seed in (("acme", 41), ("globex", 42), ("initech", 43)):
+        _fill(data / "omega.db", tenant, synthetic_tickets(300, seed=seed), store_vectors=False)
+    (data / "tenants.toml").write_text(
+        "".join(f"[tenants.{t}]\n" for t in ("acme", "globex", "initech", "tiny")),
+        encoding="utf-8",
+    )
+    base = ["model", "train", "--all-tenants", "--data-dir", str(data), "--no-embeddings"]
+
+    assert _run(base) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    by_tenant = {line["tenant"]: line for line in lines}
+    assert list(by_tenant) == ["acme", "default", "globex", "initech", "tiny"]
+    assert all(by_tenant[t]["promoted"] for t in ("acme", "globex", "initech"))
+    for t in ("default", "tiny"):
+        assert by_tenant[t]["skipped"] and "labelled" in by_tenant[t]["reason"]
+    store = ModelStore(data / "models")
+    assert store.load("globex").tenant == "globex"
+
+    # globex's current model file is damaged: its line says so, acme and initech still train.
+    current = store.current_version("globex")
+    (data / "models" / "globex" / str(current) / "model.joblib").write_bytes(b"damaged")
+    _fill(data / "omega.db", "acme", synthetic_tickets(60, seed=44), store_vectors=False)
+    assert _run(base) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    by_tenant = {line["tenant"]: line for line in lines}
+    assert "is not a readable model" in by_tenant["globex"]["error"]
+    assert "version" in by_tenant["acme"] and "version" in by_tenant["initech"]
+
+    assert _run([*base, "--min-new", "10"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert lines and all(line["skipped"] and not line["promoted"] for line in lines)
