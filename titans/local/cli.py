@@ -232,25 +232,42 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     """Retrain ``--tenant`` (or ``--all-tenants``) from the mesh's labelled tickets; prints one
     JSON object per tenant."""
     from mesh.settings import OmegaSettings
+    from teams.shadow.retrain import NothingToTrainError
 
     settings = OmegaSettings(data_dir=_data_dir(args))
     if args.all_tenants and args.data is not None:
         raise SystemExit(
             "omega model train: --all-tenants takes no --data (a history is per tenant)"
         )
-    tenants = settings.tenant_directory().names() if args.all_tenants else [args.tenant]
-    for tenant in tenants:
-        check_tenant(tenant)
+    directory = settings.tenant_directory()
+    tenants = directory.names() if args.all_tenants else [check_tenant(args.tenant)]
+    # Each tenant's own precision target from the tenants (or policies) file, 0.95 when unset.
+    targets = directory.target_precisions()
     history = _history_rows(args)
     models = _models(args)
     embedder = None if args.no_embeddings else _load_embedder()
+
+    def one(tenant: str, rows: list[LabelledTicket]) -> dict[str, object]:
+        return _retrain_one(
+            args, settings, tenant, rows, models, embedder,
+            args.target_precision or targets.get(tenant, DEFAULT_TARGET_PRECISION),
+        )  # fmt: skip
+
     if not args.all_tenants:
-        return _retrain_one(args, settings, args.tenant, history, models, embedder)
+        try:
+            one(args.tenant, history)
+        except NothingToTrainError as exc:
+            print(f"omega model train: {exc}", file=sys.stderr)
+            return 2
+        return 0
     failed = 0
     for tenant in tenants:
         try:
-            if _retrain_one(args, settings, tenant, [], models, embedder, every=True) != 0:
-                failed += 1
+            one(tenant, [])
+        except NothingToTrainError as exc:  # too little data: skipped, not a failure
+            print(json.dumps({"tenant": tenant, "skipped": True, "promoted": False,
+                              "reason": str(exc)}))  # fmt: skip
+            print(f"omega model train: {tenant}: skipped: {exc}", file=sys.stderr)
         except Exception as exc:  # noqa: BLE001 - one tenant's failure must not stop the rest
             failed += 1
             logger.exception("retraining tenant %s failed", tenant)
@@ -265,40 +282,23 @@ def _retrain_one(
     history: list[LabelledTicket],
     models: ModelStore,
     embedder: object | None,
-    *,
-    every: bool = False,
-) -> int:
-    """One tenant's retrain: one JSON line on stdout, a verdict on stderr. With ``every`` (a
-    run over all tenants) a tenant with too little data is skipped (exit status 0), not an
-    error."""
+    target: float,
+) -> dict[str, object]:
+    """One tenant's retrain: one JSON line on stdout, a verdict on stderr; returns the line.
+    Raises ``NothingToTrainError`` when the tenant has too little data."""
     from backends.factory import open_store
-    from teams.shadow.retrain import NothingToTrainError, retrain_tenant
+    from teams.shadow.retrain import retrain_tenant
 
-    target = args.target_precision
-    if target is None:  # the tenant's own, from the tenants file (0.95 when not set)
-        target = (
-            settings.tenant_directory().target_precisions().get(tenant, DEFAULT_TARGET_PRECISION)
-        )
-    try:
-        report = retrain_tenant(
-            lambda: open_store(settings),
-            models,
-            tenant,
-            history=history,
-            embedder=embedder,
-            cache_dir=args.cache,
-            target_precision=target,
-            min_new=args.min_new,
-        )
-    except NothingToTrainError as exc:
-        if not every:
-            print(f"omega model train: {exc}", file=sys.stderr)
-            return 2
-        print(
-            json.dumps({"tenant": tenant, "skipped": True, "promoted": False, "reason": str(exc)})
-        )
-        print(f"omega model train: {tenant}: skipped: {exc}", file=sys.stderr)
-        return 0
+    report = retrain_tenant(
+        lambda: open_store(settings),
+        models,
+        tenant,
+        history=history,
+        embedder=embedder,
+        cache_dir=args.cache,
+        target_precision=target,
+        min_new=args.min_new,
+    )
     out = {"tenant": tenant, **report.as_dict()}
     print(json.dumps(out), flush=True)
     verdict = (
@@ -307,7 +307,7 @@ def _retrain_one(
         else ("promoted" if out["promoted"] else "kept the current model")
     )
     print(f"omega model train: {tenant}: {verdict}: {out['reason']}", file=sys.stderr)
-    return 0
+    return out
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
