@@ -40,7 +40,7 @@ from federation.components import (
     _NoSteps,
     team_agents,
 )
-from federation.errors import FailedPrecondition
+from federation.errors import FailedPrecondition, OmegaError, Unavailable
 from federation.ingest.service import IngestService
 from federation.ingest.servicer import IngestServicer
 from federation.interceptors import client_interceptors
@@ -334,10 +334,10 @@ async def serve(name: str, settings: OmegaSettings) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         await deployable.start()
-    except FailedPrecondition as exc:  # configuration: a missing policies file, a bad table
-        await deployable.stop()
+    except OmegaError as exc:  # configuration (a missing policies file), a store that is down
+        await deployable.stop(grace_s=0)
         print(f"omega serve {name}: {exc}", file=sys.stderr, flush=True)
-        return 2
+        return 1 if isinstance(exc, Unavailable) else 2
     settle_heap()  # the start-up heap out of the garbage collector's reach (mesh/heap.py)
     try:
         await stop.wait()
