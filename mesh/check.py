@@ -328,16 +328,14 @@ def check_policy(docs: list[dict[str, Any]], where: str, report: Report, prod: b
         == "ISTIO_MUTUAL"
     }
 
-    for job in by_kind.get("CronJob", []):  # the same pod rules as a Deployment's, no probes
-        at = f"{where}: {_ident(job)}"
-        _pod_policy(job, at, report)
+    # Every pod template gets the pod and image rules (probes only where it is a Deployment).
+    for workload in (*by_kind.get("CronJob", []), *deployments):
+        at = f"{where}: {_ident(workload)}"
+        _pod_policy(workload, at, report)
         if prod:
-            _image_policy(job, at, report)
+            _image_policy(workload, at, report)
     for dep in deployments:
         at = f"{where}: {_ident(dep)}"
-        _pod_policy(dep, at, report)
-        if prod:
-            _image_policy(dep, at, report)
         labels = pod_labels[dep["metadata"]["name"]]
         if labels.get(COMPONENT_LABEL) == PERIMETER:
             if not any(_matches(sel, labels) for sel in pdb_selectors):

@@ -126,12 +126,22 @@ class BlobModelStore(ModelStore):
     def _name(tenant: str, *parts: str) -> str:
         return "/".join((check_tenant(tenant), *parts))
 
-    def _read_text(self, name: str) -> str | None:
+    def _read(self, name: str) -> tuple[str | None, str | None]:
+        """A blob's text and ETag; (None, None) when it does not exist."""
         with _unavailable(f"read {name}"):
             try:
-                return self._c.download_blob(name).readall().decode("utf-8")
+                download = self._c.download_blob(name)
             except ResourceNotFoundError:
-                return None
+                return None, None
+            return download.readall().decode("utf-8"), download.properties.etag
+
+    def _read_text(self, name: str) -> str | None:
+        return self._read(name)[0]
+
+    def _read_pointer(self, tenant: str) -> tuple[str | None, str | None]:
+        """The tenant's ``current`` version (None when it has none) and the pointer's ETag."""
+        text, etag = self._read(self._name(tenant, CURRENT))
+        return (text or "").strip() or None, etag
 
     # -- the ModelStore contract --------------------------------------------------------------
     def versions(self, tenant: str) -> list[str]:
@@ -150,14 +160,13 @@ class BlobModelStore(ModelStore):
         if cached is not None and now - cached[0] < self._ttl and not fresh:
             return cached[1]
         try:
-            text = self._read_text(self._name(tenant, CURRENT))
+            version = self._read_pointer(tenant)[0]
         except Unavailable:
             if cached is None:
                 raise
             log.warning("model store unreachable; tenant %s keeps serving %s", tenant, cached[1])
             self._pointers[tenant] = (now, cached[1])  # ask again after another TTL
             return cached[1]
-        version = (text or "").strip() or None
         self._pointers[tenant] = (now, version)
         return version
 
@@ -193,7 +202,7 @@ class BlobModelStore(ModelStore):
             if not self._c.get_blob_client(name).exists():
                 raise ModelNotFoundError(f"no version {version} for this tenant")
             for _attempt in range(5):
-                previous, etag = self._pointer_with_etag(pointer)
+                previous, etag = self._read_pointer(tenant)
                 if expected is not ANY and previous != expected:
                     raise PromotionConflict(tenant, expected, previous)  # type: ignore[arg-type]
                 try:
@@ -221,15 +230,6 @@ class BlobModelStore(ModelStore):
                 self._name(tenant, PROMOTIONS), promotion_line(version, previous, reason, by)
             )
         log.info("promoted model version %s (was %s): %s", version, previous, reason)
-
-    def _pointer_with_etag(self, name: str) -> tuple[str | None, str | None]:
-        """The pointer's version and ETag, read fresh; (None, None) when there is none."""
-        try:
-            download = self._c.download_blob(name)
-        except ResourceNotFoundError:
-            return None, None
-        text = download.readall().decode("utf-8").strip()
-        return text or None, download.properties.etag
 
     def _append(self, name: str, line: str) -> None:
         blob = self._c.get_blob_client(name)

@@ -373,11 +373,8 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_promote(args: argparse.Namespace) -> int:
     """Point the tenant's ``current`` at a stored version (a roll-back is a promotion too)."""
     store = _models(args)
-    try:
-        store.load(args.tenant, args.version)  # refuses another tenant's or a damaged model
-    except (FileNotFoundError, PermissionError, ValueError) as exc:
-        print(f"omega model promote: {exc}", file=sys.stderr)
-        return 2
+    # Refuses another tenant's or a damaged model (one line, exit 2: _clear_errors).
+    store.load(args.tenant, args.version)
     store.promote(
         args.tenant, args.version, reason=args.reason or "by hand", by="omega model promote"
     )
